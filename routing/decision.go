@@ -6,8 +6,9 @@ import "github.com/taskgate/taskgate/task"
 type Decision struct {
 	// Runner is RunnerK8s or RunnerWorker.
 	Runner string
-	// Rule names what decided, for spans and logs, e.g. "type=k8s",
-	// "taskType.overrides[index_kafka]", "taskType.default".
+	// Rule names what decided, for spans, logs and migration stats, e.g.
+	// "runnerStrategy.type=k8s", "taskType.overrides[index_kafka]",
+	// "taskType.default" (see the Rule* constants).
 	Rule string
 }
 

@@ -88,6 +88,30 @@ type wireTask struct {
 	DataSource *string                    `json:"dataSource"`
 	Resource   *wireResource              `json:"resource"`
 	Context    map[string]json.RawMessage `json:"context"`
+	// Ingestion tasks (index, index_parallel, index_kafka, ...) carry their
+	// datasource in the data schema and Druid takes it from there.
+	Spec *struct {
+		DataSchema *wireDataSchema `json:"dataSchema"`
+	} `json:"spec"`
+	DataSchema *wireDataSchema `json:"dataSchema"`
+}
+
+type wireDataSchema struct {
+	DataSource *string `json:"dataSource"`
+}
+
+// dataSource returns the top-level dataSource, else the one in
+// spec.dataSchema, else the one in a top-level dataSchema.
+func (w *wireTask) dataSource() string {
+	switch {
+	case w.DataSource != nil && *w.DataSource != "":
+		return *w.DataSource
+	case w.Spec != nil && w.Spec.DataSchema != nil && w.Spec.DataSchema.DataSource != nil:
+		return *w.Spec.DataSchema.DataSource
+	case w.DataSchema != nil && w.DataSchema.DataSource != nil:
+		return *w.DataSchema.DataSource
+	}
+	return ""
 }
 
 type wireResource struct {
@@ -123,9 +147,7 @@ func Parse(raw []byte) (*Task, error) {
 	if w.GroupID != nil && *w.GroupID != "" {
 		t.GroupID = *w.GroupID
 	}
-	if w.DataSource != nil {
-		t.DataSource = *w.DataSource
-	}
+	t.DataSource = w.dataSource()
 	t.Resource = Resource{AvailabilityGroup: t.ID, RequiredCapacity: 1}
 	if w.Resource != nil {
 		if w.Resource.AvailabilityGroup != nil && *w.Resource.AvailabilityGroup != "" {
