@@ -1,0 +1,349 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Type is the value type of a property, named as Druid's documentation
+// names it.
+type Type string
+
+// Property value types.
+const (
+	TypeString     Type = "String"
+	TypeInt        Type = "Integer"    // Java int: 32-bit signed
+	TypeLong       Type = "Long"       // Java long: 64-bit signed
+	TypeBool       Type = "Boolean"    // true or false, any letter case
+	TypeFloat      Type = "Double"     // finite decimal number
+	TypeDuration   Type = "Duration"   // ISO-8601 period, see ParseISODuration
+	TypeJSONArray  Type = "JsonArray"  // JSON array of strings
+	TypeJSONObject Type = "JsonObject" // JSON object of string values
+)
+
+// Group says which part of taskgate (and of Druid) a property belongs to.
+type Group string
+
+// Property groups, in documentation order.
+const (
+	GroupKubernetes   Group = "kubernetes"   // Druid's Kubernetes task runner extension
+	GroupHybrid       Group = "k8sAndWorker" // the k8sAndWorker runner and its strategies
+	GroupWorkerRunner Group = "worker"       // Druid's httpRemote (and remote) worker runner
+	GroupTask         Group = "task"         // runner selection and task directories
+	GroupTaskLogs     Group = "tasklogs"     // where peons write status.json and logs
+)
+
+// Property describes one runtime property taskgate understands.
+type Property struct {
+	// Name is the full property name. For a pattern it is the common prefix
+	// followed by a <placeholder>, e.g. druid.indexer.runner.k8s.podTemplate.<taskType>.
+	Name string
+	Type Type
+	// Default is the value used when no source sets the property, in the
+	// property's own syntax. Empty means nothing is filled in; Doc then says
+	// what an unset property means.
+	Default string
+	// Doc is a one-line description.
+	Doc string
+	// Pattern marks a family of properties sharing the prefix of Name.
+	Pattern bool
+	// Allowed, when set, is the closed set of accepted values.
+	Allowed []string
+	// Deprecated, when set, is the advice given in a warning when the
+	// property is set.
+	Deprecated string
+	// Rejected, when set, makes setting the property a load error with
+	// this advice.
+	Rejected string
+	Group    Group
+
+	// check validates a value beyond its type (ranges, allowed map values).
+	check func(string) error
+}
+
+// Prefix returns the part of a pattern's Name before its placeholder, and
+// Name itself for an ordinary property.
+func (p Property) Prefix() string {
+	if !p.Pattern {
+		return p.Name
+	}
+	if i := strings.IndexByte(p.Name, '<'); i >= 0 {
+		return p.Name[:i]
+	}
+	return p.Name
+}
+
+const (
+	runnerPrefix   = "druid.indexer.runner."
+	podTemplateKey = "druid.indexer.runner.k8s.podTemplate."
+	strategyPrefix = "druid.indexer.runner.k8sAndWorker.runnerStrategy."
+	// Property names the loader treats specially.
+	keyJavaOpts  = "druid.indexer.runner.javaOpts"
+	keyOverrides = strategyPrefix + "taskType.overrides"
+)
+
+// Catalogue returns every property taskgate recognises, in documentation
+// order. The slice is a copy; changing it changes nothing.
+func Catalogue() []Property {
+	out := make([]Property, len(catalogue))
+	for i, p := range catalogue {
+		p.Allowed = slices.Clone(p.Allowed)
+		out[i] = p
+	}
+	return out
+}
+
+// LookupProperty returns the catalogue entry that governs key: the property
+// of that exact name, or else the pattern whose prefix key extends.
+func LookupProperty(key string) (Property, bool) {
+	if i, ok := catalogueIndex[key]; ok {
+		p := catalogue[i]
+		p.Allowed = slices.Clone(p.Allowed)
+		return p, true
+	}
+	for _, i := range patternIndexes {
+		p := catalogue[i]
+		if prefix := p.Prefix(); strings.HasPrefix(key, prefix) && len(key) > len(prefix) {
+			p.Allowed = slices.Clone(p.Allowed)
+			return p, true
+		}
+	}
+	return Property{}, false
+}
+
+// lookupProperty is LookupProperty without the defensive copy, for the loader.
+func lookupProperty(key string) (*Property, bool) {
+	if i, ok := catalogueIndex[key]; ok {
+		return &catalogue[i], true
+	}
+	for _, i := range patternIndexes {
+		p := &catalogue[i]
+		if prefix := p.Prefix(); strings.HasPrefix(key, prefix) && len(key) > len(prefix) {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+var (
+	catalogueIndex = map[string]int{}
+	patternIndexes []int
+	// lowerNames maps lower-cased names to the real ones, for "did you mean".
+	lowerNames = map[string]string{}
+)
+
+func init() {
+	for i, p := range catalogue {
+		if p.Pattern {
+			patternIndexes = append(patternIndexes, i)
+			continue
+		}
+		if _, dup := catalogueIndex[p.Name]; dup {
+			panic("config: duplicate catalogue entry " + p.Name)
+		}
+		catalogueIndex[p.Name] = i
+		lowerNames[strings.ToLower(p.Name)] = p.Name
+	}
+}
+
+// Checks beyond the type.
+
+func atLeast(min int64) func(string) error {
+	return func(v string) error {
+		n, _ := parseInteger(v, 64) // the type check already passed
+		if n < min {
+			return fmt.Errorf("must be at least %d, got %d", min, n)
+		}
+		return nil
+	}
+}
+
+func between(min, max int64) func(string) error {
+	return func(v string) error {
+		n, _ := parseInteger(v, 64)
+		if n < min || n > max {
+			return fmt.Errorf("must be between %d and %d, got %d", min, max, n)
+		}
+		return nil
+	}
+}
+
+// runnerNames are the runner names a taskType override may map to.
+var runnerNames = []string{"k8s", "worker"}
+
+func checkOverrides(v string) error {
+	m, err := parseJSONObject(v)
+	if err != nil {
+		return err
+	}
+	for _, taskType := range sortedKeys(m) {
+		if !slices.Contains(runnerNames, m[taskType]) {
+			return fmt.Errorf("task type %q maps to unknown runner %q (want one of %s)",
+				taskType, m[taskType], strings.Join(runnerNames, ", "))
+		}
+	}
+	return nil
+}
+
+// catalogue is the table of known properties. Defaults and meanings come from
+// Druid's sources (KubernetesTaskRunnerStaticConfig, KubernetesAndWorkerTaskRunnerConfig,
+// KubernetesOverlordModule, TaskTypeRunnerStrategy, HttpRemoteTaskRunnerConfig,
+// TaskConfig) and docs (development/extensions-core/k8s-jobs.md, configuration
+// reference); where the docs and the code disagree the code wins.
+var catalogue = []Property{
+	// Kubernetes task runner (KubernetesTaskRunnerStaticConfig, prefix druid.indexer.runner).
+	{Name: "druid.indexer.runner.namespace", Type: TypeString, Group: GroupKubernetes,
+		Doc: "Namespace the task Jobs and pods run in. Required when druid.indexer.runner.type is k8s or k8sAndWorker."},
+	{Name: "druid.indexer.runner.overlordNamespace", Type: TypeString, Group: GroupKubernetes,
+		Doc: "Namespace the Overlord (the gateway) runs in, when tasks run in another namespace; Jobs are labelled druid.overlord.namespace with it. Unset: empty. Stop all tasks before changing it."},
+	{Name: "druid.indexer.runner.k8sTaskPodNamePrefix", Type: TypeString, Group: GroupKubernetes,
+		Doc: "Human-readable prefix used instead of the task id in Job names (lower-cased, ':-._' removed, at most 30 characters). Unset: empty, names derive from the task id. Stop all tasks before changing it."},
+	{Name: "druid.indexer.runner.debugJobs", Type: TypeBool, Default: "false", Group: GroupKubernetes,
+		Doc: "Keep Jobs after their task completes instead of cleaning them up."},
+	{Name: "druid.indexer.runner.sidecarSupport", Type: TypeBool, Default: "false", Group: GroupKubernetes,
+		Deprecated: "set druid.indexer.runner.k8s.adapter.type=overlordMultiContainer instead",
+		Doc:        "Deprecated: start tasks with the same sidecars as the Overlord pod (same as adapter overlordMultiContainer)."},
+	{Name: "druid.indexer.runner.primaryContainerName", Type: TypeString, Group: GroupKubernetes,
+		Doc: "Name of the Druid container in the Overlord pod spec when it has sidecars (e.g. druid-overlord). Unset: the first container."},
+	{Name: "druid.indexer.runner.kubexitImage", Type: TypeString, Default: "karlkfi/kubexit:v0.3.2", Group: GroupKubernetes,
+		Doc: "kubexit image that overlordMultiContainer uses to stop sidecars when the main container ends."},
+	{Name: "druid.indexer.runner.disableClientProxy", Type: TypeBool, Default: "false", Group: GroupKubernetes,
+		Doc: "Ignore HTTP(S) proxy settings when talking to the Kubernetes API."},
+	{Name: "druid.indexer.runner.maxTaskDuration", Type: TypeDuration, Default: "PT4H", Group: GroupKubernetes,
+		Doc: "Longest a task may run before it is killed (the Job's activeDeadlineSeconds)."},
+	{Name: "druid.indexer.runner.taskCleanupDelay", Type: TypeDuration, Default: "P2D", Group: GroupKubernetes,
+		Doc: "How long finished Jobs are kept before they are deleted (the Job's ttlSecondsAfterFinished)."},
+	{Name: "druid.indexer.runner.taskCleanupInterval", Type: TypeDuration, Default: "PT10M", Group: GroupKubernetes,
+		Doc: "How often finished Jobs are looked for and deleted."},
+	{Name: "druid.indexer.runner.taskJoinTimeout", Type: TypeDuration, Default: "PT1M", Group: GroupKubernetes,
+		Doc: "Timeout for re-attaching, at startup, to tasks whose Jobs are already running."},
+	{Name: "druid.indexer.runner.k8sjobLaunchTimeout", Type: TypeDuration, Default: "PT1H", Group: GroupKubernetes,
+		Doc: "How long a Job may take to start its pod before the task is failed."},
+	{Name: "druid.indexer.runner.logSaveTimeout", Type: TypeDuration, Default: "PT300S", Group: GroupKubernetes,
+		Doc: "Time limit for saving a finished task's log to the task log store; past it the save is given up."},
+	{Name: "druid.indexer.runner.podLogOperationTimeout", Type: TypeDuration, Group: GroupKubernetes,
+		Doc: "Timeout for asynchronous operations on task pod logs (named in Druid 35's release notes)."},
+	{Name: "druid.indexer.runner.peonMonitors", Type: TypeJSONArray, Default: "[]", Group: GroupKubernetes,
+		Doc: "Monitors for peons, replacing druid.monitoring.monitors inherited from the Overlord."},
+	{Name: "druid.indexer.runner.javaOptsArray", Type: TypeJSONArray, Default: "[]", Group: GroupKubernetes,
+		Doc: "JVM options for peons as a JSON array, e.g. [\"-Xmx1g\"]; joined into JAVA_OPTS with the task context's options."},
+	{Name: keyJavaOpts, Type: TypeString, Group: GroupKubernetes,
+		Rejected: "the Kubernetes task runner does not support it; set druid.indexer.runner.javaOptsArray to a JSON array instead, e.g. [\"-Xms1g\",\"-Xmx1g\"]",
+		Doc:      "Not supported (Druid's Kubernetes runner rejects it too): use druid.indexer.runner.javaOptsArray."},
+	{Name: "druid.indexer.runner.cpuCoreInMicro", Type: TypeInt, Default: "0", Group: GroupKubernetes, check: atLeast(0),
+		Doc: "CPU request and limit of the peon container in millicores; 0 means 1000 (one core)."},
+	{Name: "druid.indexer.runner.labels", Type: TypeJSONObject, Default: "{}", Group: GroupKubernetes,
+		Doc: "Extra labels for task Jobs and pods, as a JSON object; druid.indexer.runner.labels.<name> adds one more."},
+	{Name: "druid.indexer.runner.labels.<name>", Pattern: true, Type: TypeString, Group: GroupKubernetes,
+		Doc: "One extra label; the JSON object form wins where both name the same label."},
+	{Name: "druid.indexer.runner.annotations", Type: TypeJSONObject, Default: "{}", Group: GroupKubernetes,
+		Doc: "Extra annotations for task Jobs and pods, as a JSON object; druid.indexer.runner.annotations.<name> adds one more."},
+	{Name: "druid.indexer.runner.annotations.<name>", Pattern: true, Type: TypeString, Group: GroupKubernetes,
+		Doc: "One extra annotation; the JSON object form wins where both name the same annotation."},
+	{Name: "druid.indexer.runner.graceTerminationPeriodSeconds", Type: TypeLong, Group: GroupKubernetes, check: atLeast(0),
+		Doc: "Seconds a task pod gets after SIGTERM (terminationGracePeriodSeconds). Unset: the Kubernetes default, 30."},
+	{Name: "druid.indexer.runner.capacity", Type: TypeInt, Default: "2147483647", Group: GroupKubernetes, check: atLeast(1),
+		Doc: "Most Kubernetes tasks running at once (at least 1)."},
+	{Name: "druid.indexer.runner.useK8sSharedInformers", Type: TypeBool, Default: "false", Group: GroupKubernetes,
+		Doc: "Druid 36+: track Jobs and pods through shared informers. taskgate always uses informers; accepted for compatibility."},
+	{Name: "druid.indexer.runner.k8sSharedInformerResyncPeriod", Type: TypeDuration, Group: GroupKubernetes,
+		Doc: "Resync period of the shared informers. Unset: the gateway's own informer default."},
+	{Name: "druid.indexer.runner.k8s.adapter.type", Type: TypeString, Group: GroupKubernetes,
+		Allowed: []string{"overlordSingleContainer", "overlordMultiContainer", "customTemplateAdapter"},
+		Doc:     "How task pod specs are built. Unset: overlordSingleContainer (overlordMultiContainer when sidecarSupport is true)."},
+	{Name: podTemplateKey + "<taskType>", Pattern: true, Type: TypeString, Group: GroupKubernetes,
+		Doc: "Pod template file for customTemplateAdapter: base (required), a task type such as index_kafka, or a selection key of the dynamic config."},
+
+	// k8sAndWorker runner (KubernetesAndWorkerTaskRunnerConfig, TaskTypeRunnerStrategy).
+	{Name: strategyPrefix + "type", Type: TypeString, Default: "k8s", Group: GroupHybrid,
+		Allowed: []string{"k8s", "worker", "taskType"},
+		Doc:     "Which runner new tasks go to: all to k8s, all to worker, or by taskType."},
+	{Name: strategyPrefix + "workerType", Type: TypeString, Default: "httpRemote", Group: GroupHybrid,
+		Allowed: []string{"httpRemote", "remote"},
+		Doc:     "Kind of worker runner for Middle Managers and Indexers."},
+	{Name: strategyPrefix + "taskType.default", Type: TypeString, Group: GroupHybrid,
+		Allowed: runnerNames,
+		Doc:     "Runner for task types without an override; required when the strategy type is taskType."},
+	{Name: keyOverrides, Type: TypeJSONObject, Default: "{}", Group: GroupHybrid, check: checkOverrides,
+		Doc: "Runner per task type, as a JSON object such as {\"index_kafka\":\"worker\"}; values are k8s or worker."},
+	{Name: "druid.indexer.runner.k8sAndWorker.http.httpClientType", Type: TypeString, Default: "vertx", Group: GroupHybrid,
+		Allowed: []string{"vertx", "okhttp", "jdk"},
+		Doc:     "Druid only: HTTP client library of Druid's Kubernetes client; accepted and ignored by taskgate."},
+	{Name: "druid.indexer.runner.k8sAndWorker.http.workerPoolSize", Type: TypeInt, Group: GroupHybrid, check: atLeast(1),
+		Doc: "Druid only: vert.x worker pool size of Druid's Kubernetes client; accepted and ignored."},
+	{Name: "druid.indexer.runner.k8sAndWorker.http.eventLoopPoolSize", Type: TypeInt, Group: GroupHybrid, check: atLeast(1),
+		Doc: "Druid only: vert.x event loop pool size of Druid's Kubernetes client; accepted and ignored."},
+	{Name: "druid.indexer.runner.k8sAndWorker.http.internalBlockingPoolSize", Type: TypeInt, Group: GroupHybrid, check: atLeast(1),
+		Doc: "Druid only: vert.x internal blocking pool size of Druid's Kubernetes client; accepted and ignored."},
+
+	// Worker runner (HttpRemoteTaskRunnerConfig / RemoteTaskRunnerConfig / WorkerTaskRunnerConfig).
+	{Name: "druid.indexer.runner.taskAssignmentTimeout", Type: TypeDuration, Default: "PT5M", Group: GroupWorkerRunner,
+		Doc: "Longest wait for a worker to acknowledge a task assignment."},
+	{Name: "druid.indexer.runner.taskCleanupTimeout", Type: TypeDuration, Default: "PT15M", Group: GroupWorkerRunner,
+		Doc: "How long after a worker disappears its tasks are failed."},
+	{Name: "druid.indexer.runner.pendingTasksRunnerNumThreads", Type: TypeInt, Default: "1", Group: GroupWorkerRunner, check: atLeast(1),
+		Doc: "Threads assigning pending tasks to workers."},
+	{Name: "druid.indexer.runner.maxRetriesBeforeBlacklist", Type: TypeInt, Default: "5", Group: GroupWorkerRunner, check: atLeast(1),
+		Doc: "Consecutive task failures on a worker before it is blacklisted."},
+	{Name: "druid.indexer.runner.workerBlackListBackoffTime", Type: TypeDuration, Default: "PT15M", Group: GroupWorkerRunner,
+		Doc: "How long a blacklisted worker stays blacklisted."},
+	{Name: "druid.indexer.runner.workerBlackListCleanupPeriod", Type: TypeDuration, Default: "PT5M", Group: GroupWorkerRunner,
+		Doc: "How often blacklisted workers are reviewed."},
+	{Name: "druid.indexer.runner.maxPercentageBlacklistWorkers", Type: TypeInt, Default: "20", Group: GroupWorkerRunner, check: between(0, 100),
+		Doc: "Most workers that may be blacklisted, in percent of all workers (0-100)."},
+	{Name: "druid.indexer.runner.workerSyncNumThreads", Type: TypeInt, Default: "5", Group: GroupWorkerRunner, check: atLeast(1),
+		Doc: "Threads syncing state from workers."},
+	{Name: "druid.indexer.runner.shutdownRequestMaxRetries", Type: TypeInt, Default: "3", Group: GroupWorkerRunner, check: atLeast(0),
+		Doc: "Attempts per task shutdown request to a worker."},
+	{Name: "druid.indexer.runner.shutdownRequestHttpTimeout", Type: TypeDuration, Default: "PT1M", Group: GroupWorkerRunner,
+		Doc: "HTTP timeout of one shutdown request."},
+	{Name: "druid.indexer.runner.assignRequestMaxRetries", Type: TypeInt, Default: "3", Group: GroupWorkerRunner, check: atLeast(0),
+		Doc: "Attempts per task assignment request to a worker."},
+	{Name: "druid.indexer.runner.assignRequestHttpTimeout", Type: TypeDuration, Default: "PT1M", Group: GroupWorkerRunner,
+		Doc: "HTTP timeout of one assignment request."},
+	{Name: "druid.indexer.runner.syncRequestTimeout", Type: TypeDuration, Default: "PT3M", Group: GroupWorkerRunner,
+		Doc: "Long-poll timeout sent to workers in sync requests (the client waits 5 s longer)."},
+	{Name: "druid.indexer.runner.serverUnstabilityTimeout", Type: TypeDuration, Default: "PT1M", Group: GroupWorkerRunner,
+		Doc: "How long sync failures with a worker are logged quietly before they are reported as errors."},
+	{Name: "druid.indexer.runner.minWorkerVersion", Type: TypeString, Default: "0", Group: GroupWorkerRunner,
+		Doc: "Workers whose version compares lower (as strings) get no tasks."},
+	{Name: "druid.indexer.runner.parallelIndexTaskSlotRatio", Type: TypeFloat, Group: GroupWorkerRunner, check: fractionCheck,
+		Doc: "Share (0-1) of a worker's slots usable by index_parallel supervisor tasks. Unset: Druid's default (docs: 1)."},
+	{Name: "druid.indexer.runner.parallelIndexWorkerRatio", Type: TypeFloat, Group: GroupWorkerRunner, check: fractionCheck,
+		Doc: "Older name of parallelIndexTaskSlotRatio."},
+	{Name: "druid.indexer.runner.taskShutdownLinkTimeout", Type: TypeDuration, Default: "PT1M", Group: GroupWorkerRunner,
+		Doc: "ZooKeeper remote runner only: timeout of a task shutdown call; accepted and ignored by taskgate."},
+	{Name: "druid.indexer.runner.maxZnodeBytes", Type: TypeString, Group: GroupWorkerRunner,
+		Doc: "ZooKeeper remote runner only: largest znode written (default 512KiB); accepted and ignored by taskgate."},
+	{Name: "druid.indexer.runner.compressZnodes", Type: TypeBool, Group: GroupWorkerRunner,
+		Doc: "ZooKeeper remote runner only: compress znodes; accepted and ignored by taskgate."},
+
+	// Runner selection and task directories.
+	{Name: "druid.indexer.runner.type", Type: TypeString, Default: "httpRemote", Group: GroupTask,
+		Doc: "Task runner: k8s (Kubernetes Jobs), k8sAndWorker (Kubernetes and Middle Managers, see the runnerStrategy properties), or a worker runner (httpRemote, remote)."},
+	{Name: "druid.indexer.task.baseDir", Type: TypeString, Group: GroupTask,
+		Doc: "Base directory for task files on the peon. Unset: the JVM's java.io.tmpdir (/tmp in Druid's image)."},
+	{Name: "druid.indexer.task.baseTaskDir", Type: TypeString, Group: GroupTask,
+		Doc: "Task directory on the peon, passed as TASK_DIR and to peon.sh. Unset: ${druid.indexer.task.baseDir}/persistent/task."},
+	{Name: "druid.indexer.task.encapsulatedTask", Type: TypeBool, Default: "false", Group: GroupTask,
+		Doc: "Must be true for Kubernetes tasks: peons report status through the task log store."},
+
+	// Task logs (where peons write status.json and logs).
+	{Name: "druid.indexer.logs.type", Type: TypeString, Default: "file", Group: GroupTaskLogs,
+		Doc: "Task log store: file or s3 for taskgate (Druid also has noop, hdfs, google, azure)."},
+	{Name: "druid.indexer.logs.directory", Type: TypeString, Default: "log", Group: GroupTaskLogs,
+		Doc: "Directory of the file task log store."},
+	{Name: "druid.indexer.logs.s3Bucket", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "Bucket of the s3 task log store."},
+	{Name: "druid.indexer.logs.s3Prefix", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "Key prefix of the s3 task log store."},
+}
+
+func fractionCheck(v string) error {
+	f, _ := parseFloat(v)
+	if f < 0 || f > 1 {
+		return fmt.Errorf("must be between 0 and 1, got %v", f)
+	}
+	return nil
+}
