@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func runCmd(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, environ, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func writeProps(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "runtime.properties")
+	require.NoError(t, os.WriteFile(p, []byte(body), 0o600))
+	return p
+}
+
+func TestHelpListsSubcommands(t *testing.T) {
+	for _, arg := range []string{"--help", "-h", "help"} {
+		code, out, _ := runCmd(t, nil, arg)
+		assert.Equal(t, 0, code)
+		for _, cmd := range []string{"serve", "validate-config", "version"} {
+			assert.Contains(t, out, cmd)
+		}
+	}
+	code, _, errOut := runCmd(t, nil)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, "Commands:")
+	code, _, errOut = runCmd(t, nil, "frobnicate")
+	assert.Equal(t, 2, code)
+	assert.Contains(t, errOut, `unknown command "frobnicate"`)
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := runCmd(t, nil, "version")
+	assert.Equal(t, 0, code)
+	assert.Regexp(t, `^taskgate \S+ \(go`, out)
+}
+
+func TestValidateConfig(t *testing.T) {
+	good := writeProps(t, `
+druid.indexer.runner.type=k8sAndWorker
+druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType
+druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default=k8s
+druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"index_kafka":"worker"}
+druid.indexer.runner.notAThing=1
+`)
+	tests := []struct {
+		name       string
+		args       []string
+		env        []string
+		wantCode   int
+		wantOut    []string
+		wantStderr []string
+	}{
+		{
+			name: "effective config with sources", args: []string{"--config", good, "-D", "druid.indexer.runner.capacity=7"},
+			env:      []string{"druid_indexer_runner_namespace=ingest"},
+			wantCode: 0,
+			wantOut: []string{
+				"druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType", "druid.indexer.runner.capacity=7",
+				"druid.indexer.runner.namespace=ingest", "# routing: strategy=taskType default=k8s overrides=1",
+			},
+			wantStderr: []string{"warning:", "druid.indexer.runner.notAThing"},
+		},
+		{
+			name: "taskType without default", args: []string{"--config", writeProps(t, "druid.indexer.runner.type=k8sAndWorker\ndruid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType\n")},
+			wantCode: 1, wantStderr: []string{"druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default"},
+		},
+		{
+			name: "unknown runner in overrides", args: []string{"-D", "druid.indexer.runner.type=k8sAndWorker",
+				"-D", "druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType",
+				"-D", "druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default=worker",
+				"-D", `druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"compact":"mm"}`},
+			wantCode: 1, wantStderr: []string{"druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides", "compact"},
+		},
+		{
+			name: "bad duration", args: []string{"-D", "druid.indexer.runner.maxTaskDuration=4 hours"},
+			wantCode: 1, wantStderr: []string{"druid.indexer.runner.maxTaskDuration"},
+		},
+		{
+			name: "unknown runner type", args: []string{"-D", "druid.indexer.runner.type=forking"},
+			wantCode: 1, wantStderr: []string{"druid.indexer.runner.type"},
+		},
+		{name: "missing file", args: []string{"--config", "/nonexistent/runtime.properties"}, wantCode: 1, wantStderr: []string{"/nonexistent/runtime.properties"}},
+		{name: "bad -D", args: []string{"-D", "novalue"}, wantCode: 2, wantStderr: []string{"key=value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCmd(t, tt.env, append([]string{"validate-config"}, tt.args...)...)
+			assert.Equal(t, tt.wantCode, code, "stdout:\n%s\nstderr:\n%s", out, errOut)
+			for _, w := range tt.wantOut {
+				assert.Contains(t, out, w)
+			}
+			for _, w := range tt.wantStderr {
+				assert.Contains(t, errOut, w)
+			}
+		})
+	}
+}
+
+func TestValidateConfigOnShippedExamples(t *testing.T) {
+	for _, f := range []string{"../../configs/local.properties", "../../configs/runtime.properties.example"} {
+		code, out, errOut := runCmd(t, nil, "validate-config", "--config", f)
+		assert.Equal(t, 0, code, "%s: %s", f, errOut)
+		assert.Contains(t, out, "# routing:")
+	}
+}
+
+
+func TestServeEndToEnd(t *testing.T) {
+	props := writeProps(t, `
+druid.indexer.runner.type=k8sAndWorker
+druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType
+druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default=k8s
+druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"index_kafka":"worker"}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", props, "--listen", "127.0.0.1:0", "--log-format", "text"},
+			[]string{"OTEL_SDK_DISABLED=false"}, pw, &stderr)
+		_ = pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	var base string
+	addrRe := regexp.MustCompile(`listening on (http://\S+)`)
+	for sc.Scan() {
+		if m := addrRe.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	require.NotEmpty(t, base, "serve never said where it listens; stderr:\n%s", stderr.String())
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(path string) (int, string) {
+		resp, err := client.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := get("/status/health")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "true", strings.TrimSpace(body))
+	code, body = get("/status")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "version")
+	code, body = get("/metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "go_goroutines")
+
+	// Routing works end to end: index_kafka goes to the worker runner, the
+	// rest to k8s; neither is built yet, so the answer is an honest 503.
+	for file, runner := range map[string]string{"index_kafka.json": "worker", "index_parallel.json": "k8s"} {
+		raw, err := os.ReadFile(filepath.Join("../../configs/examples", file))
+		require.NoError(t, err)
+		resp, err := client.Post(base+"/taskgate/v1/task", "application/json", bytes.NewReader(raw))
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
+		var e map[string]any
+		require.NoError(t, json.Unmarshal(b, &e), string(b))
+		assert.Contains(t, e["error"], runner+" runner", string(b))
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, 0, code, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context was cancelled")
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that serve can write while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

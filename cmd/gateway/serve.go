@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/taskgate/taskgate/api"
+	"github.com/taskgate/taskgate/internal/version"
+	"github.com/taskgate/taskgate/routing"
+	"github.com/taskgate/taskgate/telemetry"
+)
+
+// Until the Kubernetes and Middle Manager runners land, the gateway wires
+// runners that refuse work with these reasons, so a routed task gets an
+// honest 503 instead of silently never running.
+const (
+	k8sNotBuilt    = "the Kubernetes task runner is not part of this build yet"
+	workerNotBuilt = "the Middle Manager runner is not part of this build yet"
+)
+
+func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	var cf configFlags
+	cf.register(fs)
+	listen := fs.String("listen", api.DefaultListenAddress, "`host:port` for the HTTP API")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	logFormat := fs.String("log-format", "json", "log format: json or text")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "gateway serve: %v\n", err)
+		return 2
+	}
+	if err := runServer(ctx, log, cf, environ, *listen, *shutdownTimeout, stdout); err != nil {
+		log.Error("gateway stopped with an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %q is not one of debug, info, warn, error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch strings.ToLower(format) {
+	case "json":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("-log-format: %q is not json or text", format)
+	}
+	return slog.New(telemetry.NewLogHandler(h)), nil
+}
+
+func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []string, listen string,
+	shutdownTimeout time.Duration, stdout io.Writer) error {
+	props, warnings, err := cf.load(environ)
+	for _, w := range warnings {
+		log.Warn("configuration", "property", w.Key, "source", string(w.Source), "warning", w.Message)
+	}
+	if err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	wire, err := buildWiring(props)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	wire.api.ListenAddress = listen
+	if err := wire.api.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+
+	tcfg := telemetry.FromEnv()
+	tcfg.ServiceVersion = version.Version
+	tel, err := telemetry.Setup(ctx, tcfg)
+	if err != nil {
+		return fmt.Errorf("telemetry: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tel.Shutdown(sctx); err != nil {
+			log.Warn("telemetry shutdown", "error", err)
+		}
+	}()
+
+	hybrid, err := routing.NewHybrid(
+		routing.NewNotConfigured(routing.RunnerK8s, k8sNotBuilt),
+		routing.NewNotConfigured(routing.RunnerWorker, workerNotBuilt),
+		wire.strategy,
+		routing.WithLogger(log.With("component", "routing")),
+		routing.WithTracerProvider(tel.TracerProvider),
+	)
+	if err != nil {
+		return err
+	}
+	if err := hybrid.Start(ctx); err != nil {
+		return fmt.Errorf("start runners: %w", err)
+	}
+	restored, err := hybrid.Restore(ctx)
+	if err != nil {
+		return fmt.Errorf("restore tasks: %w", err)
+	}
+	log.Info("runners started", "strategy", wire.strategyConfig.Type, "restored", len(restored))
+
+	srv, err := api.NewServer(wire.api, hybrid,
+		api.WithLogger(log.With("component", "api")),
+		api.WithVersion(version.Version),
+		api.WithTracerProvider(tel.TracerProvider),
+		api.WithMeterProvider(tel.MeterProvider),
+		api.WithPropagators(tel.Propagator),
+		api.WithRoutes(func(r *mux.Router) {
+			r.Handle("/metrics", tel.MetricsHandler).Methods(http.MethodGet)
+		}),
+	)
+	if err != nil {
+		return err
+	}
+	hs := srv.HTTPServer()
+	ln, err := net.Listen("tcp", wire.api.ListenAddress)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", wire.api.ListenAddress, err)
+	}
+	fmt.Fprintf(stdout, "taskgate %s listening on http://%s\n", version.Version, ln.Addr())
+	log.Info("listening", "address", ln.Addr().String())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		_ = hybrid.Stop(context.Background())
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	if err := hs.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := hybrid.Stop(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("stop runners: %w", err))
+	}
+	return errors.Join(errs...)
+}

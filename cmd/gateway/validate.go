@@ -1,0 +1,83 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/taskgate/taskgate/api"
+	"github.com/taskgate/taskgate/config"
+	"github.com/taskgate/taskgate/routing"
+)
+
+// validateConfig loads the configuration the way serve does, builds every
+// component's Config from it, and prints the effective properties with where
+// each value came from.
+func validateConfig(args, environ []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("validate-config", stderr)
+	var cf configFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	props, warnings, err := cf.load(environ)
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "invalid configuration:\n%s\n", err)
+		return 1
+	}
+	wiring, err := buildWiring(props)
+	if err != nil {
+		fmt.Fprintf(stderr, "invalid configuration:\n%s\n", err)
+		return 1
+	}
+	printEffective(stdout, props, wiring)
+	return 0
+}
+
+// wiring is what serve builds from the properties before starting anything.
+type wiring struct {
+	strategyConfig routing.StrategyConfig
+	strategy       routing.Strategy
+	api            api.Config
+}
+
+func buildWiring(props *config.Properties) (wiring, error) {
+	var w wiring
+	sc, err := routing.StrategyConfigForRunnerType(props)
+	if err != nil {
+		return w, err
+	}
+	s, err := routing.NewStrategy(sc)
+	if err != nil {
+		return w, err
+	}
+	w.strategyConfig, w.strategy = sc, s
+	w.api = api.DefaultConfig()
+	return w, nil
+}
+
+func printEffective(out io.Writer, props *config.Properties, w wiring) {
+	fmt.Fprintln(out, "# effective configuration (value  # source)")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	for _, e := range props.Effective() {
+		src := string(e.Source)
+		if e.Origin != "" {
+			src += " " + e.Origin
+		}
+		fmt.Fprintf(tw, "%s=%s\t# %s\n", e.Key, e.Value, src)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(out, "\n# routing: strategy=%s", w.strategyConfig.Type)
+	if w.strategyConfig.Type == routing.StrategyTaskType {
+		fmt.Fprintf(out, " default=%s overrides=%d", w.strategyConfig.TaskTypeDefault, len(w.strategyConfig.TaskTypeOverrides))
+	}
+	fmt.Fprintf(out, " workerType=%s\n", w.strategyConfig.WorkerType)
+}
