@@ -1,0 +1,204 @@
+package dynconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// Druid's paths and audit headers.
+const (
+	PathExecutionConfig        = "/druid/indexer/v1/k8s/taskrunner/executionconfig"
+	PathExecutionConfigHistory = PathExecutionConfig + "/history"
+	HeaderAuthor               = "X-Druid-Author"
+	HeaderComment              = "X-Druid-Comment"
+)
+
+// MaxBodyBytes bounds a POSTed config.
+const MaxBodyBytes = 1 << 20
+
+// Handlers serves Druid's execution config endpoints from a Manager.
+type Handlers struct {
+	m   *Manager
+	log *slog.Logger
+	// identity returns the authenticated identity of a request, recorded as
+	// auditInfo.identity; nil or "" records null, as Druid does without
+	// authentication.
+	identity func(*http.Request) string
+}
+
+// HandlersOption adjusts Handlers.
+type HandlersOption func(*Handlers)
+
+// WithIdentity sets how the authenticated identity of a request is found
+// (the api package's authentication provides it).
+func WithIdentity(f func(*http.Request) string) HandlersOption {
+	return func(h *Handlers) { h.identity = f }
+}
+
+// WithHandlersLogger sets the logger (default slog.Default()).
+func WithHandlersLogger(l *slog.Logger) HandlersOption {
+	return func(h *Handlers) { h.log = l }
+}
+
+// NewHandlers returns the endpoints for m.
+func NewHandlers(m *Manager, opts ...HandlersOption) *Handlers {
+	h := &Handlers{m: m, log: slog.Default()}
+	for _, o := range opts {
+		o(h)
+	}
+	return h
+}
+
+// Register mounts the endpoints on r (for api.WithRoutes). Route names are
+// the OpenAPI operationIds.
+func (h *Handlers) Register(r *mux.Router) {
+	r.HandleFunc(PathExecutionConfigHistory, h.GetHistory).Methods(http.MethodGet).Name("getExecutionConfigHistory")
+	r.HandleFunc(PathExecutionConfig, h.GetConfig).Methods(http.MethodGet).Name("getExecutionConfig")
+	r.HandleFunc(PathExecutionConfig, h.PostConfig).Methods(http.MethodPost).Name("setExecutionConfig")
+}
+
+// GetConfig answers GET executionconfig: 200 with the effective config
+// (the default strategy and the static capacity when never set).
+func (h *Handlers) GetConfig(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, h.m.Effective())
+}
+
+// PostConfig answers POST executionconfig as Druid does: 200 with an empty
+// body when stored; 400 {"error": ...} naming the field for bad input, with
+// nothing stored; 415 for a non-JSON Content-Type.
+func (h *Handlers) PostConfig(w http.ResponseWriter, r *http.Request) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, http.StatusUnsupportedMediaType, "", fmt.Sprintf("Content-Type must be application/json, got %q", ct))
+			return
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("execution config is over %d bytes", MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "", "read request body: "+err.Error())
+		return
+	}
+	update, warnings, err := Parse(body)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	for _, warning := range warnings {
+		h.log.Warn("execution config POST: "+warning, "remote", r.RemoteAddr)
+	}
+	if _, err := h.m.Set(r.Context(), update, h.auditInfo(r)); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// GetHistory answers GET executionconfig/history: with interval, the
+// entries in it; else with count, the newest count; else the last week.
+// 200 with a JSON array (empty when none); 400 {"error": ...} for a bad
+// interval or count.
+func (h *Handlers) GetHistory(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var hq HistoryQuery
+	if vals, ok := q["interval"]; ok {
+		iv, err := ParseInterval(vals[0])
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "interval", err.Error())
+			return
+		}
+		hq.Interval = &iv
+	} else if vals, ok := q["count"]; ok {
+		// Druid checks count only when it is used (no interval).
+		n, err := strconv.Atoi(strings.TrimSpace(vals[0]))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("count must be an integer, got %q", vals[0]))
+			return
+		}
+		if n <= 0 {
+			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("Limit [%d] must be greater than zero!", n))
+			return
+		}
+		hq.Count = n
+	}
+	entries, err := h.m.History(r.Context(), hq)
+	if err != nil {
+		h.log.Error("read execution config history", "error", err)
+		writeError(w, http.StatusInternalServerError, "", "read execution config history: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, entries)
+}
+
+func (h *Handlers) fail(w http.ResponseWriter, err error) {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		writeError(w, http.StatusBadRequest, fe.Field, fe.Error())
+		return
+	}
+	h.log.Error("store execution config", "error", err)
+	writeError(w, http.StatusInternalServerError, "", "store execution config: "+err.Error())
+}
+
+// auditInfo builds Druid's AuditInfo for r (AuthorizationUtils.buildAuditInfo).
+func (h *Handlers) auditInfo(r *http.Request) AuditInfo {
+	info := AuditInfo{
+		Author:  r.Header.Get(HeaderAuthor),
+		Comment: r.Header.Get(HeaderComment),
+		IP:      remoteIP(r.RemoteAddr),
+	}
+	if h.identity != nil {
+		if id := h.identity(r); id != "" {
+			info.Identity = &id
+		}
+	}
+	return info
+}
+
+// remoteIP is the host part of a remote address, as Java's getRemoteAddr.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+	Field string `json:"field,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, field, msg string) {
+	writeJSON(w, status, errorBody{Error: msg, Field: field})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = json.NewEncoder(&buf).Encode(errorBody{Error: "encode response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
