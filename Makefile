@@ -14,7 +14,7 @@ LDFLAGS   := -X github.com/taskgate/taskgate/internal/version.Version=$(VERSION)
 
 export TASKGATE_CACHE := $(CACHE)
 
-.PHONY: all build test test-unit test-integration fuzz lint bench run cluster-bins cluster-up cluster-down clean
+.PHONY: all build test test-unit fuzz lint bench run cluster-bins minio-bin cluster-up cluster-down clean
 
 all: build
 
@@ -23,7 +23,7 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 ## test: everything CI runs: lint, unit + integration tests with -race, short fuzzing
-test: cluster-bins lint
+test: cluster-bins minio-bin lint
 	$(GO) test -race -count=1 -timeout 30m $(TESTFLAGS) ./...
 	$(MAKE) fuzz
 
@@ -40,7 +40,7 @@ lint:
 	./hack/lint.sh
 
 ## bench: benchmarks (report, never assert)
-bench: cluster-bins
+bench: cluster-bins minio-bin
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 ## run: the gateway end to end on this machine
@@ -50,6 +50,10 @@ run: build
 ## cluster-bins: build the pinned local control plane into .cache/ (once)
 cluster-bins:
 	./hack/cluster-bins.sh
+
+## minio-bin: build the pinned MinIO server for the S3 task-log tests into .cache/ (once)
+minio-bin:
+	./hack/minio-bin.sh
 
 ## cluster-up / cluster-down: a local control plane for people (kubeconfig in .cluster/)
 cluster-up: cluster-bins

@@ -338,6 +338,22 @@ var catalogue = []Property{
 		Doc: "Bucket of the s3 task log store."},
 	{Name: "druid.indexer.logs.s3Prefix", Type: TypeString, Group: GroupTaskLogs,
 		Doc: "Key prefix of the s3 task log store."},
+	{Name: "druid.indexer.logs.disableAcl", Type: TypeBool, Default: "false", Group: GroupTaskLogs,
+		Doc: "s3 task log store: do not set an ACL on uploaded objects."},
+	{Name: "druid.s3.endpoint.url", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "S3 endpoint (e.g. a MinIO URL). Unset: AWS."},
+	{Name: "druid.s3.endpoint.signingRegion", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "S3 signing region for a custom endpoint."},
+	{Name: "druid.s3.protocol", Type: TypeString, Default: "https", Allowed: []string{"http", "https"}, Group: GroupTaskLogs,
+		Doc: "Protocol for an S3 endpoint given without a scheme."},
+	{Name: "druid.s3.enablePathStyleAccess", Type: TypeBool, Default: "false", Group: GroupTaskLogs,
+		Doc: "Use path-style S3 URLs (needed by most S3-compatible servers)."},
+	{Name: "druid.s3.accessKey", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "S3 access key, plain or a Druid password provider JSON ({\"type\":\"environment\",\"variable\":\"...\"})."},
+	{Name: "druid.s3.secretKey", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "S3 secret key, plain or a Druid password provider JSON."},
+	{Name: "druid.s3.fileSessionCredentials", Type: TypeString, Group: GroupTaskLogs,
+		Doc: "Path of a properties file with S3 session credentials, used when no keys are set."},
 }
 
 func fractionCheck(v string) error {
