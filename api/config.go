@@ -68,6 +68,9 @@ type Config struct {
 	// ChangesBufferSize is how many recent events the change feed keeps
 	// (default 4096).
 	ChangesBufferSize int
+	// TLS, when TLS.CertFile is set, makes the API serve HTTPS
+	// (taskgate.api.tls.*; see SecurityFromProperties).
+	TLS TLSConfig
 }
 
 // DefaultConfig returns the configuration with every default filled in.
@@ -136,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.ChangesBufferSize < 0 {
 		bad("ChangesBufferSize", "must not be negative, got %d", c.ChangesBufferSize)
+	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("api config: TLS: %w", err))
 	}
 	if d := c.WithDefaults(); c.LongPollTimeout >= 0 && c.LongPollMaxTimeout >= 0 && d.LongPollTimeout > d.LongPollMaxTimeout {
 		bad("LongPollTimeout", "%s exceeds LongPollMaxTimeout %s", d.LongPollTimeout, d.LongPollMaxTimeout)

@@ -43,6 +43,10 @@ func (s *Server) submitTask(w http.ResponseWriter, r *http.Request) {
 		s.writeRunnerError(w, r, "parse task", err)
 		return
 	}
+	// As Druid's taskPost: WRITE on the datasource the task writes to.
+	if !s.authorize(w, r, DatasourceResource(t.DataSource), ActionWrite) {
+		return
+	}
 	d, known, err := s.runner.Submit(r.Context(), t)
 	if err != nil {
 		if errors.Is(err, routing.ErrNotConfigured) && d.Runner != "" {
@@ -252,6 +256,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]TaskStatusPlus, 0, len(items))
 	for _, wi := range items {
+		// As Druid's task listings: only tasks of datasources the caller may read.
+		if !s.allowed(r, DatasourceResource(wi.DataSource), ActionRead) {
+			continue
+		}
 		out = append(out, StatusPlusFromWorkItem(wi))
 	}
 	writeJSON(w, http.StatusOK, out)

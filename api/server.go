@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,6 +46,11 @@ type options struct {
 	tracerProv trace.TracerProvider
 	meterProv  metric.MeterProvider
 	propagator propagation.TextMapPropagator
+	// access control (auth.go)
+	authn     Authenticator
+	authz     Authorizer
+	unsecured []string
+	declared  map[*mux.Route]routeAccess
 }
 
 // WithLogger sets the logger for access logs and errors (default slog.Default()).
@@ -96,6 +102,8 @@ type Server struct {
 
 	router  *mux.Router
 	handler http.Handler
+	auth    *authState  // nil: access control off
+	tls     *tls.Config // nil: plain HTTP
 
 	changes     *changeLog
 	unsubscribe func()
@@ -141,6 +149,14 @@ func NewServer(cfg Config, runner TaskRunner, opts ...Option) (*Server, error) {
 	for _, register := range o.routes {
 		register(s.router)
 	}
+	if err := s.setupAuth(&o); err != nil {
+		return nil, err
+	}
+	tlsCfg, err := s.cfg.TLS.ServerConfig()
+	if err != nil {
+		return nil, err
+	}
+	s.tls = tlsCfg
 
 	s.handler = s.instrument(s.observe(s.router), o)
 	return s, nil
@@ -164,6 +180,8 @@ func (s *Server) HTTPServer() *http.Server {
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// Non-nil when TLS is configured: serve with hs.ServeTLS(ln, "", "").
+		TLSConfig: s.tls,
 	}
 	hs.RegisterOnShutdown(func() { _ = s.Close() })
 	return hs

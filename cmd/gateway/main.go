@@ -19,6 +19,7 @@ Usage:
 Commands:
   serve            run the gateway (HTTP API, runners, telemetry)
   validate-config  load and validate the configuration, print the effective properties
+  render           dry run: print the Kubernetes Job a task would get, and which pod template and why
   version          print the version
 
 Run "gateway <command> -h" for a command's flags.
@@ -42,6 +43,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return serve(ctx, args[1:], environ, stdout, stderr)
 	case "validate-config":
 		return validateConfig(args[1:], environ, stdout, stderr)
+	case "render":
+		return render(args[1:], environ, stdout, stderr)
 	case "version":
 		return printVersion(stdout)
 	case "help", "-h", "-help", "--help":
