@@ -32,6 +32,7 @@ const (
 	GroupWorkerRunner Group = "worker"       // Druid's httpRemote (and remote) worker runner
 	GroupTask         Group = "task"         // runner selection and task directories
 	GroupTaskLogs     Group = "tasklogs"     // where peons write status.json and logs
+	GroupTaskgate     Group = "taskgate"     // taskgate's own properties (no Druid equivalent)
 )
 
 // Property describes one runtime property taskgate understands.
@@ -76,6 +77,7 @@ func (p Property) Prefix() string {
 
 const (
 	runnerPrefix   = "druid.indexer.runner."
+	taskgatePrefix = "taskgate."
 	podTemplateKey = "druid.indexer.runner.k8s.podTemplate."
 	strategyPrefix = "druid.indexer.runner.k8sAndWorker.runnerStrategy."
 	// Property names the loader treats specially.
@@ -338,6 +340,35 @@ var catalogue = []Property{
 		Doc: "Bucket of the s3 task log store."},
 	{Name: "druid.indexer.logs.s3Prefix", Type: TypeString, Group: GroupTaskLogs,
 		Doc: "Key prefix of the s3 task log store."},
+	// taskgate's own properties.
+	{Name: "taskgate.dynconfig.store", Type: TypeString, Default: "file", Allowed: []string{"file", "configmap"}, Group: GroupTaskgate,
+		Doc: "Where the dynamic execution config and its audit history live: a local file, or a ConfigMap shared by all replicas."},
+	{Name: "taskgate.dynconfig.file", Type: TypeString, Default: "var/taskgate/dynamic-config.json", Group: GroupTaskgate,
+		Doc: "File of the file store (written crash-safely)."},
+	{Name: "taskgate.dynconfig.maxHistory", Type: TypeInt, Group: GroupTaskgate, check: atLeast(1),
+		Doc: "Audit entries kept. Unset: 1000 for the file store, 200 for the ConfigMap store."},
+	{Name: "taskgate.dynconfig.configmap.name", Type: TypeString, Default: "taskgate-dynamic-config", Group: GroupTaskgate,
+		Doc: "Name of the ConfigMap store's ConfigMap."},
+	{Name: "taskgate.dynconfig.configmap.namespace", Type: TypeString, Group: GroupTaskgate,
+		Doc: "Namespace of the ConfigMap store. Unset: druid.indexer.runner.namespace."},
+	{Name: "taskgate.dynconfig.configmap.maxHistoryBytes", Type: TypeInt, Default: "262144", Group: GroupTaskgate, check: atLeast(1),
+		Doc: "Byte cap of the audit history kept in the ConfigMap (at most 786432)."},
+	{Name: "taskgate.auth.enabled", Type: TypeBool, Default: "false", Group: GroupTaskgate,
+		Doc: "Require authentication (HTTP Basic or bearer token) and Druid-style authorization on the API; see docs/security.md."},
+	{Name: "taskgate.auth.file", Type: TypeString, Group: GroupTaskgate,
+		Doc: "Users, tokens and roles file (YAML or JSON); required when auth is enabled."},
+	{Name: "taskgate.auth.realm", Type: TypeString, Default: "taskgate", Group: GroupTaskgate,
+		Doc: "Realm named in WWW-Authenticate challenges."},
+	{Name: "taskgate.auth.unsecuredPaths", Type: TypeJSONArray, Default: "[]", Group: GroupTaskgate,
+		Doc: "Exact paths served without authentication, like Druid's druid.auth.unsecuredPaths (e.g. [\"/metrics\"])."},
+	{Name: "taskgate.api.tls.certFile", Type: TypeString, Group: GroupTaskgate,
+		Doc: "PEM certificate of the HTTPS API; set with keyFile to serve TLS."},
+	{Name: "taskgate.api.tls.keyFile", Type: TypeString, Group: GroupTaskgate,
+		Doc: "PEM private key of the HTTPS API."},
+	{Name: "taskgate.api.tls.clientCAFile", Type: TypeString, Group: GroupTaskgate,
+		Doc: "PEM CA bundle for client certificates."},
+	{Name: "taskgate.api.tls.clientAuth", Type: TypeString, Allowed: []string{"none", "request", "verifyIfGiven", "require"}, Group: GroupTaskgate,
+		Doc: "Client certificate policy. Unset: require when a client CA is set, else none."},
 	{Name: "druid.indexer.logs.disableAcl", Type: TypeBool, Default: "false", Group: GroupTaskLogs,
 		Doc: "s3 task log store: do not set an ACL on uploaded objects."},
 	{Name: "druid.s3.endpoint.url", Type: TypeString, Group: GroupTaskLogs,

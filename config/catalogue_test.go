@@ -10,14 +10,18 @@ import (
 )
 
 func TestCatalogueEntriesAreWellFormed(t *testing.T) {
-	groups := []Group{GroupKubernetes, GroupHybrid, GroupWorkerRunner, GroupTask, GroupTaskLogs}
+	groups := []Group{GroupKubernetes, GroupHybrid, GroupWorkerRunner, GroupTask, GroupTaskLogs, GroupTaskgate}
 	types := []Type{TypeString, TypeInt, TypeLong, TypeBool, TypeFloat, TypeDuration, TypeJSONArray, TypeJSONObject}
 	seen := map[string]bool{}
 	for _, p := range Catalogue() {
 		t.Run(p.Name, func(t *testing.T) {
 			assert.False(t, seen[p.Name], "duplicate")
 			seen[p.Name] = true
-			assert.True(t, strings.HasPrefix(p.Name, "druid."))
+			if p.Group == GroupTaskgate {
+				assert.True(t, strings.HasPrefix(p.Name, "taskgate."), "taskgate's own properties are named taskgate.*")
+			} else {
+				assert.True(t, strings.HasPrefix(p.Name, "druid."))
+			}
 			assert.NotEmpty(t, p.Doc)
 			assert.Contains(t, groups, p.Group)
 			assert.Contains(t, types, p.Type)

@@ -154,7 +154,7 @@ func (p *Properties) check(exp *expander) ([]Warning, []error) {
 	for _, key := range sortedKeys(p.values) {
 		prop, known := lookupProperty(key)
 		if !known {
-			if strings.HasPrefix(key, runnerPrefix) {
+			if strings.HasPrefix(key, runnerPrefix) || strings.HasPrefix(key, taskgatePrefix) {
 				warn(key, unknownMessage(key))
 			}
 			continue
@@ -199,7 +199,10 @@ func (p *Properties) check(exp *expander) ([]Warning, []error) {
 // unknownMessage explains an unknown druid.indexer.runner.* key, suggesting
 // the catalogued name it most likely meant.
 func unknownMessage(key string) string {
-	const msg = "unknown property, ignored (not a Kubernetes, k8sAndWorker or worker runner property)"
+	msg := "unknown property, ignored (not a Kubernetes, k8sAndWorker or worker runner property)"
+	if strings.HasPrefix(key, taskgatePrefix) {
+		msg = "unknown property, ignored (not one of taskgate's own properties, see docs/configuration.md)"
+	}
 	lower := strings.ToLower(key)
 	if name, ok := lowerNames[lower]; ok {
 		return fmt.Sprintf("%s; did you mean %s? Names are case-sensitive", msg, name)

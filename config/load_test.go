@@ -375,3 +375,11 @@ func TestLoadExampleFile(t *testing.T) {
 		assert.False(t, strings.Contains(m[key], "\\"), "%s: continuation backslashes are gone", key)
 	}
 }
+
+func TestUnknownTaskgatePropertyWarns(t *testing.T) {
+	_, warnings, err := Load(Options{Flags: []string{"taskgate.auth.enable=true", "taskgate.auth.enabled=true"}})
+	require.NoError(t, err)
+	require.Len(t, warnings, 1)
+	assert.Equal(t, "taskgate.auth.enable", warnings[0].Key)
+	assert.Contains(t, warnings[0].Message, "taskgate's own properties")
+}

@@ -16,6 +16,7 @@ var groupTitles = []struct {
 	{GroupKubernetes, "Kubernetes task runner"},
 	{GroupWorkerRunner, "Middle Manager runner (httpRemote / remote)"},
 	{GroupTaskLogs, "Task logs"},
+	{GroupTaskgate, "taskgate's own properties"},
 }
 
 // WriteMarkdown renders the catalogue as the configuration reference
