@@ -125,13 +125,15 @@ func TestValidateConfigOnShippedExamples(t *testing.T) {
 	}
 }
 
-
 func TestServeEndToEnd(t *testing.T) {
 	props := writeProps(t, `
 druid.indexer.runner.type=k8sAndWorker
 druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType
 druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default=k8s
 druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"index_kafka":"worker"}
+druid.indexer.runner.k8s.podTemplate.base=/nonexistent/base.yaml
+druid.indexer.runner.k8s.podTemplate.kafka=/nonexistent/kafka.yaml
+taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -187,6 +189,44 @@ druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"index_kafk
 		require.NoError(t, json.Unmarshal(b, &e), string(b))
 		assert.Contains(t, e["error"], runner+" runner", string(b))
 	}
+
+	// The dynamic execution config is served at Druid's path and persisted.
+	execCfg := `{"type":"default","podTemplateSelectStrategy":{"type":"selectorBased","selectors":[{"selectionKey":"kafka","type":["index_kafka"]}]}}`
+	req, err := http.NewRequest(http.MethodPost, base+"/druid/indexer/v1/k8s/taskrunner/executionconfig", strings.NewReader(execCfg))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Druid-Author", "alice")
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	code, body = get("/druid/indexer/v1/k8s/taskrunner/executionconfig")
+	assert.Equal(t, http.StatusOK, code)
+	var got struct {
+		Strategy struct {
+			Type      string `json:"type"`
+			Selectors []struct {
+				SelectionKey string   `json:"selectionKey"`
+				Type         []string `json:"type"`
+			} `json:"selectors"`
+		} `json:"podTemplateSelectStrategy"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &got), body)
+	assert.Equal(t, "selectorBased", got.Strategy.Type)
+	require.Len(t, got.Strategy.Selectors, 1)
+	assert.Equal(t, "kafka", got.Strategy.Selectors[0].SelectionKey)
+	code, body = get("/druid/indexer/v1/k8s/taskrunner/executionconfig/history")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, `"author":"alice"`)
+
+	// A selection key with no template is refused and nothing is stored.
+	bad := strings.Replace(execCfg, `"kafka"`, `"nosuch"`, 1)
+	resp, err = client.Post(base+"/druid/indexer/v1/k8s/taskrunner/executionconfig", "application/json", strings.NewReader(bad))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	assert.Contains(t, string(b), "selectionKey")
 
 	cancel()
 	select {

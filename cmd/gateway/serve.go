@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/taskgate/taskgate/api"
+	"github.com/taskgate/taskgate/dynconfig"
 	"github.com/taskgate/taskgate/internal/version"
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/telemetry"
@@ -36,6 +38,7 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "how long to wait for in-flight requests on shutdown")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `file` (default: in-cluster, then $KUBECONFIG or ~/.kube/config)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -47,7 +50,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "gateway serve: %v\n", err)
 		return 2
 	}
-	if err := runServer(ctx, log, cf, environ, *listen, *shutdownTimeout, stdout); err != nil {
+	if err := runServer(ctx, log, serveOptions{cf: cf, environ: environ, listen: *listen,
+		shutdownTimeout: *shutdownTimeout, kubeconfig: *kubeconfig}, stdout); err != nil {
 		log.Error("gateway stopped with an error", "error", err)
 		return 1
 	}
@@ -72,9 +76,16 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return slog.New(telemetry.NewLogHandler(h)), nil
 }
 
-func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []string, listen string,
-	shutdownTimeout time.Duration, stdout io.Writer) error {
-	props, warnings, err := cf.load(environ)
+type serveOptions struct {
+	cf              configFlags
+	environ         []string
+	listen          string
+	shutdownTimeout time.Duration
+	kubeconfig      string
+}
+
+func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.Writer) error {
+	props, warnings, err := o.cf.load(o.environ)
 	for _, w := range warnings {
 		log.Warn("configuration", "property", w.Key, "source", string(w.Source), "warning", w.Message)
 	}
@@ -85,10 +96,31 @@ func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []
 	if err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	wire.api.ListenAddress = listen
+	wire.api.ListenAddress = o.listen
 	if err := wire.api.Validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
+	authOpt, err := api.AuthOption(wire.auth)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if wire.auth.Enabled && wire.api.TLS.CertFile == "" {
+		log.Warn("authentication is on but the API serves plain HTTP: credentials cross the network in clear text; set taskgate.api.tls.certFile and keyFile")
+	}
+	kube := &lazyKube{path: o.kubeconfig}
+
+	store, err := openDynamicConfigStore(ctx, wire.store, kube)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = store.Close() }()
+	mgr, err := dynconfig.NewManager(ctx, wire.dynamic, store)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = mgr.Close() }()
+	execConfig := dynconfig.NewHandlers(mgr, dynconfig.WithIdentity(api.IdentityName),
+		dynconfig.WithHandlersLogger(log.With("component", "dynconfig")))
 
 	tcfg := telemetry.FromEnv()
 	tcfg.ServiceVersion = version.Version
@@ -132,6 +164,8 @@ func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []
 		api.WithRoutes(func(r *mux.Router) {
 			r.Handle("/metrics", tel.MetricsHandler).Methods(http.MethodGet)
 		}),
+		api.WithResourceRoutes(api.ConfigResource, execConfig.Register),
+		authOpt,
 	)
 	if err != nil {
 		return err
@@ -141,11 +175,21 @@ func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", wire.api.ListenAddress, err)
 	}
-	fmt.Fprintf(stdout, "taskgate %s listening on http://%s\n", version.Version, ln.Addr())
-	log.Info("listening", "address", ln.Addr().String())
+	scheme := "http"
+	if hs.TLSConfig != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "taskgate %s listening on %s://%s\n", version.Version, scheme, ln.Addr())
+	log.Info("listening", "address", ln.Addr().String(), "scheme", scheme)
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	go func() {
+		if hs.TLSConfig != nil {
+			serveErr <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		serveErr <- hs.Serve(ln)
+	}()
 
 	select {
 	case err := <-serveErr:
@@ -154,7 +198,7 @@ func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	var errs []error
 	if err := hs.Shutdown(sctx); err != nil {
@@ -164,4 +208,22 @@ func runServer(ctx context.Context, log *slog.Logger, cf configFlags, environ []
 		errs = append(errs, fmt.Errorf("stop runners: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// openDynamicConfigStore opens the execution config store the properties
+// name; only the ConfigMap store needs the Kubernetes API.
+func openDynamicConfigStore(ctx context.Context, cfg dynconfig.StoreConfig, kube *lazyKube) (dynconfig.ClosableStore, error) {
+	var client kubernetes.Interface
+	if cfg.Kind == dynconfig.StoreKindConfigMap {
+		c, _, err := kube.get()
+		if err != nil {
+			return nil, fmt.Errorf("execution config store: %w", err)
+		}
+		client = c
+	}
+	store, err := dynconfig.OpenStore(ctx, cfg, client)
+	if err != nil {
+		return nil, fmt.Errorf("execution config store: %w", err)
+	}
+	return store, nil
 }

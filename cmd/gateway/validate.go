@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/taskgate/taskgate/api"
 	"github.com/taskgate/taskgate/config"
+	"github.com/taskgate/taskgate/dynconfig"
 	"github.com/taskgate/taskgate/routing"
 )
 
@@ -47,6 +49,9 @@ type wiring struct {
 	strategyConfig routing.StrategyConfig
 	strategy       routing.Strategy
 	api            api.Config
+	auth           api.AuthConfig
+	store          dynconfig.StoreConfig
+	dynamic        dynconfig.ManagerConfig
 }
 
 func buildWiring(props *config.Properties) (wiring, error) {
@@ -61,6 +66,20 @@ func buildWiring(props *config.Properties) (wiring, error) {
 	}
 	w.strategyConfig, w.strategy = sc, s
 	w.api = api.DefaultConfig()
+	if w.auth, w.api.TLS, err = api.SecurityFromProperties(props); err != nil {
+		return w, err
+	}
+	if w.store, err = dynconfig.StoreConfigFromProperties(props); err != nil {
+		return w, err
+	}
+	capacity, err := props.Int(propCapacity)
+	if err != nil {
+		return w, err
+	}
+	w.dynamic = dynconfig.ManagerConfig{TemplateKeys: podTemplateKeys(props), StaticCapacity: capacity}
+	if err := w.dynamic.Validate(); err != nil {
+		return w, err
+	}
 	return w, nil
 }
 
@@ -80,4 +99,15 @@ func printEffective(out io.Writer, props *config.Properties, w wiring) {
 		fmt.Fprintf(out, " default=%s overrides=%d", w.strategyConfig.TaskTypeDefault, len(w.strategyConfig.TaskTypeOverrides))
 	}
 	fmt.Fprintf(out, " workerType=%s\n", w.strategyConfig.WorkerType)
+}
+
+const propCapacity = "druid.indexer.runner.capacity"
+
+// podTemplateKeys returns the <key> of every druid.indexer.runner.k8s.podTemplate.<key>.
+func podTemplateKeys(props *config.Properties) []string {
+	var keys []string
+	for _, k := range props.Keys(dynconfig.PodTemplatePropertyPrefix) {
+		keys = append(keys, strings.TrimPrefix(k, dynconfig.PodTemplatePropertyPrefix))
+	}
+	return keys
 }
