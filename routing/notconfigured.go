@@ -35,8 +35,9 @@ func (n *NotConfigured) Stop(context.Context) error { return nil }
 func (n *NotConfigured) Restore(context.Context) ([]WorkItem, error) { return nil, nil }
 
 // Run implements Runner and always fails.
-func (n *NotConfigured) Run(_ context.Context, t *task.Task) error {
-	return fmt.Errorf("run task %s on %s runner: %w: %s", t.ID, n.name, ErrNotConfigured, n.reason)
+// The caller (Hybrid) already names the task and the runner.
+func (n *NotConfigured) Run(context.Context, *task.Task) error {
+	return fmt.Errorf("%w: %s", ErrNotConfigured, n.reason)
 }
 
 // Shutdown implements Runner; unknown ids are a no-op.

@@ -22,7 +22,7 @@ func (h *LogHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.
 
 // Handle implements slog.Handler.
 func (h *LogHandler) Handle(ctx context.Context, r slog.Record) error {
-	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !hasTraceID(r) {
 		r = r.Clone()
 		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
@@ -37,4 +37,15 @@ func (h *LogHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 // WithGroup implements slog.Handler.
 func (h *LogHandler) WithGroup(name string) slog.Handler {
 	return &LogHandler{next: h.next.WithGroup(name)}
+}
+
+// hasTraceID reports whether the caller already logged the trace id (the
+// API's access log does), so it is not written twice.
+func hasTraceID(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == "trace_id"
+		return !found
+	})
+	return found
 }

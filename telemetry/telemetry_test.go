@@ -163,14 +163,16 @@ func TestLogHandlerAddsTraceIDs(t *testing.T) {
 	defer func() { _ = p.Shutdown(context.Background()) }()
 	ctx, span := p.TracerProvider.Tracer("test").Start(context.Background(), "op")
 	log.InfoContext(ctx, "inside")
+	log.InfoContext(ctx, "already stamped", "trace_id", "given")
 	span.End()
 	log.Info("outside")
 
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	require.Len(t, lines, 2)
+	require.Len(t, lines, 3)
 	var inside, outside map[string]any
 	require.NoError(t, json.Unmarshal([]byte(lines[0]), &inside))
-	require.NoError(t, json.Unmarshal([]byte(lines[1]), &outside))
+	require.NoError(t, json.Unmarshal([]byte(lines[2]), &outside))
+	assert.Equal(t, 1, strings.Count(lines[1], `"trace_id"`), lines[1])
 	assert.Equal(t, span.SpanContext().TraceID().String(), inside["trace_id"])
 	assert.Equal(t, span.SpanContext().SpanID().String(), inside["span_id"])
 	assert.Equal(t, "test", inside["component"])
