@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -11,8 +12,8 @@ import (
 
 // kubeConfig finds the Kubernetes API: the --kubeconfig file when given, the
 // in-cluster service account when running in a pod, else the usual kubectl
-// rules ($KUBECONFIG, ~/.kube/config).
-func kubeConfig(path string) (*rest.Config, error) {
+// rules ($KUBECONFIG, a list of files, then ~/.kube/config).
+func kubeConfig(path, kubeconfigEnv string) (*rest.Config, error) {
 	if path != "" {
 		cfg, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
@@ -28,6 +29,9 @@ func kubeConfig(path string) (*rest.Config, error) {
 		return cfg, nil
 	}
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if kubeconfigEnv != "" {
+		rules.Precedence = filepath.SplitList(kubeconfigEnv)
+	}
 	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("no Kubernetes API found (give --kubeconfig, set KUBECONFIG, or run in a pod): %w", err)
@@ -40,6 +44,7 @@ func kubeConfig(path string) (*rest.Config, error) {
 // without one.
 type lazyKube struct {
 	path   string
+	env    string // $KUBECONFIG of the gateway's environment
 	qps    float32
 	burst  int
 	client kubernetes.Interface
@@ -50,7 +55,7 @@ func (l *lazyKube) get() (kubernetes.Interface, *rest.Config, error) {
 	if l.client != nil {
 		return l.client, l.cfg, nil
 	}
-	cfg, err := kubeConfig(l.path)
+	cfg, err := kubeConfig(l.path, l.env)
 	if err != nil {
 		return nil, nil, err
 	}

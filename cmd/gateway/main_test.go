@@ -126,11 +126,10 @@ func TestValidateConfigOnShippedExamples(t *testing.T) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
+	// httpRemote: every task goes to the worker runner, which is not built
+	// yet, and no Kubernetes API is needed.
 	props := writeProps(t, `
-druid.indexer.runner.type=k8sAndWorker
-druid.indexer.runner.k8sAndWorker.runnerStrategy.type=taskType
-druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.default=k8s
-druid.indexer.runner.k8sAndWorker.runnerStrategy.taskType.overrides={"index_kafka":"worker"}
+druid.indexer.runner.type=httpRemote
 druid.indexer.runner.k8s.podTemplate.base=/nonexistent/base.yaml
 druid.indexer.runner.k8s.podTemplate.kafka=/nonexistent/kafka.yaml
 taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
@@ -175,9 +174,9 @@ taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "go_goroutines")
 
-	// Routing works end to end: index_kafka goes to the worker runner, the
-	// rest to k8s; neither is built yet, so the answer is an honest 503.
-	for file, runner := range map[string]string{"index_kafka.json": "worker", "index_parallel.json": "k8s"} {
+	// Routing works end to end: the worker runner is not built yet, so the
+	// answer is an honest 503 naming it.
+	for file, runner := range map[string]string{"index_kafka.json": "worker", "index_parallel.json": "worker"} {
 		raw, err := os.ReadFile(filepath.Join("../../configs/examples", file))
 		require.NoError(t, err)
 		resp, err := client.Post(base+"/taskgate/v1/task", "application/json", bytes.NewReader(raw))

@@ -19,6 +19,7 @@ import (
 	"github.com/taskgate/taskgate/dynconfig"
 	"github.com/taskgate/taskgate/internal/version"
 	"github.com/taskgate/taskgate/routing"
+	"github.com/taskgate/taskgate/tasklogs"
 	"github.com/taskgate/taskgate/telemetry"
 )
 
@@ -26,7 +27,7 @@ import (
 // runners that refuse work with these reasons, so a routed task gets an
 // honest 503 instead of silently never running.
 const (
-	k8sNotBuilt    = "the Kubernetes task runner is not part of this build yet"
+	k8sNotWanted   = "druid.indexer.runner.type is neither k8s nor k8sAndWorker"
 	workerNotBuilt = "the Middle Manager runner is not part of this build yet"
 )
 
@@ -107,7 +108,7 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	if wire.auth.Enabled && wire.api.TLS.CertFile == "" {
 		log.Warn("authentication is on but the API serves plain HTTP: credentials cross the network in clear text; set taskgate.api.tls.certFile and keyFile")
 	}
-	kube := &lazyKube{path: o.kubeconfig}
+	kube := &lazyKube{path: o.kubeconfig, env: lookupEnv(o.environ, "KUBECONFIG")}
 
 	store, err := openDynamicConfigStore(ctx, wire.store, kube)
 	if err != nil {
@@ -136,8 +137,20 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}
 	}()
 
+	var k8s routing.Runner = routing.NewNotConfigured(routing.RunnerK8s, k8sNotWanted)
+	if wire.runsK8s {
+		logs, err := tasklogs.New(wire.taskLogs)
+		if err != nil {
+			return fmt.Errorf("task log store: %w", err)
+		}
+		r, err := newK8sRunner(ctx, props, o.environ, kube, logs, mgr, tel, log)
+		if err != nil {
+			return err
+		}
+		k8s = r
+	}
 	hybrid, err := routing.NewHybrid(
-		routing.NewNotConfigured(routing.RunnerK8s, k8sNotBuilt),
+		k8s,
 		routing.NewNotConfigured(routing.RunnerWorker, workerNotBuilt),
 		wire.strategy,
 		routing.WithLogger(log.With("component", "routing")),

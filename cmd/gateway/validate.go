@@ -8,10 +8,13 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/api"
 	"github.com/taskgate/taskgate/config"
 	"github.com/taskgate/taskgate/dynconfig"
+	"github.com/taskgate/taskgate/k8srunner"
 	"github.com/taskgate/taskgate/routing"
+	"github.com/taskgate/taskgate/tasklogs"
 )
 
 // validateConfig loads the configuration the way serve does, builds every
@@ -52,6 +55,10 @@ type wiring struct {
 	auth           api.AuthConfig
 	store          dynconfig.StoreConfig
 	dynamic        dynconfig.ManagerConfig
+	// runsK8s says the Kubernetes runner is built (runner type k8s or
+	// k8sAndWorker); its own configuration is then checked too.
+	runsK8s  bool
+	taskLogs tasklogs.Config
 }
 
 func buildWiring(props *config.Properties) (wiring, error) {
@@ -79,6 +86,19 @@ func buildWiring(props *config.Properties) (wiring, error) {
 	w.dynamic = dynconfig.ManagerConfig{TemplateKeys: podTemplateKeys(props), StaticCapacity: capacity}
 	if err := w.dynamic.Validate(); err != nil {
 		return w, err
+	}
+	runnerType, _ := props.Get(routing.PropertyRunnerType)
+	w.runsK8s = runnerType == routing.RunnerTypeK8s || runnerType == routing.RunnerTypeK8sAndWorker
+	if w.runsK8s {
+		if _, err := k8srunner.ConfigFromProperties(props); err != nil {
+			return w, err
+		}
+		if _, err := adapters.ConfigFromProperties(props); err != nil {
+			return w, err
+		}
+		if w.taskLogs, err = tasklogs.ConfigFromProperties(props); err != nil {
+			return w, err
+		}
 	}
 	return w, nil
 }

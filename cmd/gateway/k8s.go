@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/taskgate/taskgate/adapters"
+	"github.com/taskgate/taskgate/config"
+	"github.com/taskgate/taskgate/dynconfig"
+	"github.com/taskgate/taskgate/k8srunner"
+	"github.com/taskgate/taskgate/tasklogs"
+	"github.com/taskgate/taskgate/telemetry"
+)
+
+// propSourcePod names the pod whose spec the overlord adapters copy.
+const propSourcePod = "taskgate.k8s.sourcePod"
+
+// newK8sRunner builds the Kubernetes runner and its pod adapter. Pod
+// templates are chosen by the live execution config (mgr), so a POST to the
+// executionconfig endpoint changes the template of the next task.
+func newK8sRunner(ctx context.Context, props *config.Properties, environ []string, kube *lazyKube,
+	logs tasklogs.Store, mgr *dynconfig.Manager, tel *telemetry.Providers, log *slog.Logger) (*k8srunner.Runner, error) {
+	rcfg, err := k8srunner.ConfigFromProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	acfg, err := adapters.ConfigFromProperties(props)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	kube.qps, kube.burst = rcfg.ClientQPS, rcfg.ClientBurst
+	client, _, err := kube.get()
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	deps := adapters.Deps{Payloads: logs, Selector: mgr.Selector(), Logger: log.With("component", "adapters")}
+	if acfg.AdapterType != adapters.TypeCustomTemplate {
+		ns := acfg.OverlordNamespace
+		if ns == "" {
+			ns = acfg.Namespace
+		}
+		pod, err := sourcePod(ctx, client, ns, props, environ)
+		if err != nil {
+			return nil, fmt.Errorf("kubernetes runner: %s adapter: %w", acfg.AdapterType, err)
+		}
+		deps.SourcePod = pod
+	}
+	adapter, err := adapters.New(acfg, deps)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	r, err := k8srunner.New(rcfg, k8srunner.Deps{
+		Client:         client,
+		Jobs:           adapter,
+		Status:         logs,
+		Payloads:       logs,
+		Logger:         log.With("component", "k8srunner"),
+		TracerProvider: tel.TracerProvider,
+		MeterProvider:  tel.MeterProvider,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	return r, nil
+}
+
+// sourcePod reads the pod the overlord adapters copy: taskgate.k8s.sourcePod
+// if set, else the gateway's own pod (POD_NAME, then HOSTNAME), as Druid's
+// adapters read the Overlord's own pod.
+func sourcePod(ctx context.Context, client kubernetes.Interface, namespace string, props *config.Properties, environ []string) (*corev1.Pod, error) {
+	name, _ := props.Get(propSourcePod)
+	from := propSourcePod
+	for _, env := range []string{"POD_NAME", "HOSTNAME"} {
+		if name != "" {
+			break
+		}
+		name, from = lookupEnv(environ, env), env
+	}
+	if name == "" {
+		return nil, fmt.Errorf("no source pod: set %s, or run the gateway in a pod (POD_NAME or HOSTNAME)", propSourcePod)
+	}
+	pod, err := client.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("read source pod %s/%s (from %s): %w", namespace, name, from, err)
+	}
+	return pod, nil
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if len(kv) > len(key) && kv[len(key)] == '=' && kv[:len(key)] == key {
+			return kv[len(key)+1:]
+		}
+	}
+	return ""
+}
