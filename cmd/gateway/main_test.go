@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/taskgate/taskgate/internal/mmsim"
 )
 
 func runCmd(t *testing.T, environ []string, args ...string) (code int, stdout, stderr string) {
@@ -126,10 +128,17 @@ func TestValidateConfigOnShippedExamples(t *testing.T) {
 }
 
 func TestServeEndToEnd(t *testing.T) {
-	// httpRemote: every task goes to the worker runner, which is not built
-	// yet, and no Kubernetes API is needed.
+	// httpRemote: every task goes to the Middle Manager runner, here one
+	// simulated Middle Manager; no Kubernetes API is needed.
+	logDir := t.TempDir()
+	mm, err := mmsim.New(mmsim.Config{Capacity: 2, TaskLogDir: logDir, DefaultDuration: 200 * time.Millisecond})
+	require.NoError(t, err)
+	require.NoError(t, mm.Start(context.Background()))
+	defer func() { _ = mm.Stop(context.Background(), false) }()
 	props := writeProps(t, `
 druid.indexer.runner.type=httpRemote
+taskgate.worker.urls=[{"url":"`+mm.URL()+`","capacity":2}]
+druid.indexer.logs.directory=`+logDir+`
 druid.indexer.runner.k8s.podTemplate.base=/nonexistent/base.yaml
 druid.indexer.runner.k8s.podTemplate.kafka=/nonexistent/kafka.yaml
 taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
@@ -174,20 +183,24 @@ taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, "go_goroutines")
 
-	// Routing works end to end: the worker runner is not built yet, so the
-	// answer is an honest 503 naming it.
-	for file, runner := range map[string]string{"index_kafka.json": "worker", "index_parallel.json": "worker"} {
+	// Tasks run on the Middle Manager and their final status comes back.
+	for _, file := range []string{"index_kafka.json", "index_parallel.json"} {
 		raw, err := os.ReadFile(filepath.Join("../../configs/examples", file))
 		require.NoError(t, err)
 		resp, err := client.Post(base+"/taskgate/v1/task", "application/json", bytes.NewReader(raw))
 		require.NoError(t, err)
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
-		var e map[string]any
-		require.NoError(t, json.Unmarshal(b, &e), string(b))
-		assert.Contains(t, e["error"], runner+" runner", string(b))
+		require.Equal(t, http.StatusAccepted, resp.StatusCode, string(b))
+		var sub struct{ Task, Runner string }
+		require.NoError(t, json.Unmarshal(b, &sub), string(b))
+		assert.Equal(t, "worker", sub.Runner)
+		require.Eventually(t, func() bool {
+			code, body := get("/taskgate/v1/task/" + sub.Task + "/status")
+			return code == http.StatusOK && strings.Contains(body, `"statusCode":"SUCCESS"`)
+		}, 30*time.Second, 50*time.Millisecond, "task %s never succeeded", sub.Task)
 	}
+	assert.Equal(t, 2, mm.Stats().Assigned)
 
 	// The dynamic execution config is served at Druid's path and persisted.
 	execCfg := `{"type":"default","podTemplateSelectStrategy":{"type":"selectorBased","selectors":[{"selectionKey":"kafka","type":["index_kafka"]}]}}`

@@ -21,14 +21,15 @@ import (
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/tasklogs"
 	"github.com/taskgate/taskgate/telemetry"
+	"github.com/taskgate/taskgate/workerrunner"
 )
 
-// Until the Kubernetes and Middle Manager runners land, the gateway wires
-// runners that refuse work with these reasons, so a routed task gets an
-// honest 503 instead of silently never running.
+// A runner that the runner type leaves out is wired as one that refuses work
+// with these reasons, so a task routed there (e.g. by a later live routing
+// change) gets an honest 503 instead of silently never running.
 const (
-	k8sNotWanted   = "druid.indexer.runner.type is neither k8s nor k8sAndWorker"
-	workerNotBuilt = "the Middle Manager runner is not part of this build yet"
+	k8sNotWanted    = "druid.indexer.runner.type is neither k8s nor k8sAndWorker"
+	workerNotWanted = "druid.indexer.runner.type is neither httpRemote nor k8sAndWorker"
 )
 
 func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
@@ -137,21 +138,31 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}
 	}()
 
-	var k8s routing.Runner = routing.NewNotConfigured(routing.RunnerK8s, k8sNotWanted)
-	if wire.runsK8s {
-		logs, err := tasklogs.New(wire.taskLogs)
-		if err != nil {
+	var logs tasklogs.Store
+	if wire.runsK8s || wire.runsWorker {
+		if logs, err = tasklogs.New(wire.taskLogs); err != nil {
 			return fmt.Errorf("task log store: %w", err)
 		}
+	}
+	var k8s routing.Runner = routing.NewNotConfigured(routing.RunnerK8s, k8sNotWanted)
+	if wire.runsK8s {
 		r, err := newK8sRunner(ctx, props, o.environ, kube, logs, mgr, tel, log)
 		if err != nil {
 			return err
 		}
 		k8s = r
 	}
+	var worker routing.Runner = routing.NewNotConfigured(routing.RunnerWorker, workerNotWanted)
+	if wire.runsWorker {
+		r, err := newWorkerRunner(wire.worker, kube, logs, log)
+		if err != nil {
+			return err
+		}
+		worker = r
+	}
 	hybrid, err := routing.NewHybrid(
 		k8s,
-		routing.NewNotConfigured(routing.RunnerWorker, workerNotBuilt),
+		worker,
 		wire.strategy,
 		routing.WithLogger(log.With("component", "routing")),
 		routing.WithTracerProvider(tel.TracerProvider),
@@ -239,4 +250,27 @@ func openDynamicConfigStore(ctx context.Context, cfg dynconfig.StoreConfig, kube
 		return nil, fmt.Errorf("execution config store: %w", err)
 	}
 	return store, nil
+}
+
+// newWorkerRunner builds the Middle Manager runner; Kubernetes discovery
+// (druid.discovery.type=k8s) needs the Kubernetes API, the static list not.
+func newWorkerRunner(cfg workerrunner.Config, kube *lazyKube, logs tasklogs.Store, log *slog.Logger) (*workerrunner.Runner, error) {
+	var client kubernetes.Interface
+	if cfg.Discovery == workerrunner.DiscoveryK8s {
+		c, _, err := kube.get()
+		if err != nil {
+			return nil, fmt.Errorf("middle manager discovery: %w", err)
+		}
+		client = c
+	}
+	wlog := log.With("component", "workerrunner")
+	disc, err := workerrunner.NewDiscovery(cfg, client, wlog)
+	if err != nil {
+		return nil, fmt.Errorf("middle manager discovery: %w", err)
+	}
+	r, err := workerrunner.New(cfg, workerrunner.Options{Discovery: disc, Logs: logs, Logger: wlog})
+	if err != nil {
+		return nil, fmt.Errorf("middle manager runner: %w", err)
+	}
+	return r, nil
 }

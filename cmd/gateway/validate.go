@@ -15,6 +15,7 @@ import (
 	"github.com/taskgate/taskgate/k8srunner"
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/tasklogs"
+	"github.com/taskgate/taskgate/workerrunner"
 )
 
 // validateConfig loads the configuration the way serve does, builds every
@@ -57,8 +58,12 @@ type wiring struct {
 	dynamic        dynconfig.ManagerConfig
 	// runsK8s says the Kubernetes runner is built (runner type k8s or
 	// k8sAndWorker); its own configuration is then checked too.
-	runsK8s  bool
-	taskLogs tasklogs.Config
+	runsK8s bool
+	// runsWorker says the Middle Manager runner is built (httpRemote,
+	// remote or k8sAndWorker).
+	runsWorker bool
+	worker     workerrunner.Config
+	taskLogs   tasklogs.Config
 }
 
 func buildWiring(props *config.Properties) (wiring, error) {
@@ -89,6 +94,7 @@ func buildWiring(props *config.Properties) (wiring, error) {
 	}
 	runnerType, _ := props.Get(routing.PropertyRunnerType)
 	w.runsK8s = runnerType == routing.RunnerTypeK8s || runnerType == routing.RunnerTypeK8sAndWorker
+	w.runsWorker = runnerType != routing.RunnerTypeK8s
 	if w.runsK8s {
 		if _, err := k8srunner.ConfigFromProperties(props); err != nil {
 			return w, err
@@ -96,9 +102,14 @@ func buildWiring(props *config.Properties) (wiring, error) {
 		if _, err := adapters.ConfigFromProperties(props); err != nil {
 			return w, err
 		}
-		if w.taskLogs, err = tasklogs.ConfigFromProperties(props); err != nil {
+	}
+	if w.runsWorker {
+		if w.worker, err = workerrunner.ConfigFromProperties(props); err != nil {
 			return w, err
 		}
+	}
+	if w.taskLogs, err = tasklogs.ConfigFromProperties(props); err != nil {
+		return w, err
 	}
 	return w, nil
 }
