@@ -44,7 +44,7 @@ bench: cluster-bins minio-bin
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 ## run: the gateway end to end on this machine
-run: build
+run: build cluster-bins
 	./hack/run.sh
 
 ## cluster-bins: build the pinned local control plane into .cache/ (once)
