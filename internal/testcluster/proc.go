@@ -7,13 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/taskgate/taskgate/internal/childproc"
 )
 
 // markerEnv is set in the environment of every process the rig starts. Its
@@ -21,35 +22,6 @@ import (
 // leftover of a dead test binary from the live cluster of a sibling test
 // package running at the same time.
 const markerEnv = "TASKGATE_TESTCLUSTER_OWNER"
-
-// spawner starts child processes from one goroutine locked to its OS thread
-// for the life of the process. Pdeathsig fires when the *thread* that forked
-// the child exits, not the process; the Go runtime may retire other threads,
-// which would kill children at random. This thread never exits.
-var spawner struct {
-	once sync.Once
-	reqs chan spawnReq
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func startChild(cmd *exec.Cmd) error {
-	spawner.once.Do(func() {
-		spawner.reqs = make(chan spawnReq)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread must outlive every child
-			for r := range spawner.reqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawner.reqs <- spawnReq{cmd: cmd, done: done}
-	return <-done
-}
 
 // process is one control-plane binary run by the rig. It can be stopped and
 // started again with the same arguments (fault tests restart the apiserver).
@@ -85,7 +57,7 @@ func (p *process) start() error {
 		Setpgid:   true, // its own group: a stop signals everything it spawned
 		Pdeathsig: syscall.SIGKILL,
 	}
-	if err := startChild(cmd); err != nil {
+	if err := childproc.Start(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}

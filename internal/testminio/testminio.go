@@ -10,16 +10,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/taskgate/taskgate/internal/childproc"
 )
 
 // ErrBinaryMissing is wrapped by Binary when the MinIO server is not built.
@@ -150,7 +150,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 	)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := startChild(s.cmd); err != nil {
+	if err := childproc.Start(s.cmd); err != nil {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() { _ = s.cmd.Wait(); close(s.done) }()
@@ -271,33 +271,4 @@ func isModule(gomod []byte) bool {
 		}
 	}
 	return false
-}
-
-// spawner starts children from one goroutine locked to its OS thread for the
-// life of the process: Pdeathsig fires when the *thread* that forked the child
-// exits, and the Go runtime may retire other threads, which would kill the
-// server in the middle of a test.
-var spawner struct {
-	once sync.Once
-	reqs chan spawnReq
-}
-
-type spawnReq struct {
-	cmd  *exec.Cmd
-	done chan error
-}
-
-func startChild(cmd *exec.Cmd) error {
-	spawner.once.Do(func() {
-		spawner.reqs = make(chan spawnReq)
-		go func() {
-			runtime.LockOSThread() // never unlocked: the thread must outlive every child
-			for r := range spawner.reqs {
-				r.done <- r.cmd.Start()
-			}
-		}()
-	})
-	done := make(chan error, 1)
-	spawner.reqs <- spawnReq{cmd: cmd, done: done}
-	return <-done
 }
