@@ -167,6 +167,28 @@ func benchOnce(b *testing.B, n, iter int) {
 	b.ReportMetric(req/float64(n), "api_req/task")
 	b.ReportMetric(float64(n)/total.Seconds(), "tasks_done/s")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap_MB")
+	if hwm, ok := peakRSS(); ok {
+		// The whole test process: runner, informers, task JSON of every task.
+		b.ReportMetric(float64(hwm)/(1<<20), "rss_peak_MB")
+	}
 	b.Logf("tasks=%d runner submit %.0f/s, bare %.0f/s; all done in %s; goroutines base %d peak %d; runner requests: %s",
 		n, runnerRate, bareRate, total, base, peak.Load(), strings.Join(lines, ", "))
+}
+
+// peakRSS reads the process's peak resident set size (VmHWM) on Linux.
+func peakRSS() (int64, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 1 {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				return kb << 10, err == nil
+			}
+		}
+	}
+	return 0, false
 }

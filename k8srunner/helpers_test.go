@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -245,4 +244,3 @@ func (e *env) jobExists(name string) bool {
 	return err == nil
 }
 
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

@@ -413,7 +413,7 @@ func (r *Runner) Run(ctx context.Context, t *task.Task) error {
 	if t == nil || t.ID == "" {
 		return errors.New("k8s runner: task with an id is required")
 	}
-	ctx, span := r.tracer.Start(ctx, "k8srunner.submit", trace.WithAttributes(taskAttrs(t.ID, t.Type, t.DataSource)...))
+	_, span := r.tracer.Start(ctx, "k8srunner.submit", trace.WithAttributes(taskAttrs(t.ID, t.Type, t.DataSource)...))
 	defer span.End()
 	now := r.now()
 	r.mu.Lock()

@@ -17,7 +17,9 @@ var ErrInvalidArgument = errors.New("invalid argument")
 
 // ErrShuttingDown is returned to parked long polls when the history is
 // closed; Druid fails them with "Server is shutting down." (500).
-var ErrShuttingDown = errors.New("Server is shutting down.") //nolint:staticcheck // Druid's exact text.
+//
+//lint:ignore ST1005 the text is Druid's, byte for byte.
+var ErrShuttingDown = errors.New("Server is shutting down.")
 
 // ChangeHistory is Druid's ChangeRequestHistory for WorkerHistoryItems: a
 // bounded list of changes, each with a Counter, that answers "what changed

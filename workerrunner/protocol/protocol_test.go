@@ -418,7 +418,7 @@ func TestClientRetries(t *testing.T) {
 
 func TestClientHonoursContext(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "down", 503)
+		http.Error(w, "down", http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
 	c, err := NewClient(ClientConfig{BaseURL: srv.URL, Attempts: 10, RetryWaitMin: time.Second, RetryWaitMax: time.Second})
