@@ -243,4 +243,3 @@ func (e *env) jobExists(name string) bool {
 	_, err := e.cs.BatchV1().Jobs(e.ns).Get(context.Background(), name, metav1.GetOptions{})
 	return err == nil
 }
-
