@@ -78,10 +78,16 @@ type Cluster struct {
 	// lifecycle serialises Stop/Start of single components and Stop.
 	lifecycle sync.Mutex
 	stopped   bool
+
+	// podLogMu serialises writes to the shared pod log (see SetPodLog).
+	podLogMu sync.Mutex
 }
 
 type ports struct {
 	etcdClient, etcdPeer, apiserver, controllerManager, scheduler int
+	// kwok is kwok's kubelet server (logs), which the nodes advertise as
+	// their kubelet endpoint.
+	kwok int
 }
 
 // Start runs etcd, kube-apiserver, kube-controller-manager, kube-scheduler
@@ -178,23 +184,30 @@ func (c *Cluster) prepare() error {
 	if c.saPriv, c.saPub, err = c.pki.serviceAccountKey(); err != nil {
 		return err
 	}
-	stages := nodeStages + "\n---\n" + podStages
+	// kwok reads its kubelet-server resources (ClusterLogs) from the same
+	// --config file as the stages.
+	stages := nodeStages + "\n---\n" + podStages + "\n---\n" + clusterLogs(c.PodLogPath())
 	if strings.TrimSpace(c.cfg.ExtraStages) != "" {
 		stages += "\n---\n" + c.cfg.ExtraStages
 	}
 	if err := os.WriteFile(filepath.Join(c.dir, "kwok-stages.yaml"), []byte(stages), 0o644); err != nil {
 		return fmt.Errorf("write kwok stages: %w", err)
 	}
+	// kwok fails a log request for a file that does not exist; an empty
+	// log is the start of a real container's.
+	if err := os.WriteFile(c.PodLogPath(), nil, 0o644); err != nil {
+		return fmt.Errorf("create pod log: %w", err)
+	}
 	return nil
 }
 
 // boot picks ports, writes kubeconfigs and starts the processes in order.
 func (c *Cluster) boot(ctx context.Context) error {
-	p, err := freePorts(5)
+	p, err := freePorts(6)
 	if err != nil {
 		return err
 	}
-	c.ports = ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2], controllerManager: p[3], scheduler: p[4]}
+	c.ports = ports{etcdClient: p[0], etcdPeer: p[1], apiserver: p[2], controllerManager: p[3], scheduler: p[4], kwok: p[5]}
 	host := "https://127.0.0.1:" + strconv.Itoa(c.ports.apiserver)
 	c.restCfg = &rest.Config{
 		Host: host,
@@ -252,13 +265,13 @@ func (c *Cluster) boot(ctx context.Context) error {
 	if err := c.createNodes(ctx); err != nil {
 		return err
 	}
-	errs := make(chan error, 3)
-	for _, name := range []string{ControllerManager, Scheduler} {
+	errs := make(chan error, 4)
+	for _, name := range []string{ControllerManager, Scheduler, Kwok} {
 		go func() { errs <- c.waitReady(ctx, name) }()
 	}
 	go func() { errs <- c.waitNodesSchedulable(ctx) }()
 	var first error
-	for range 3 {
+	for range 4 {
 		if err := <-errs; err != nil && first == nil {
 			first = err
 		}
@@ -300,6 +313,11 @@ func (c *Cluster) defineProcesses(kubeconfigs map[string]string) {
 			// The endpoint reconciler would publish 127.0.0.1 as the
 			// kubernetes Service endpoint, which validation rejects (loopback).
 			"--endpoint-reconciler-type=none",
+			// pods/log is proxied to the node's kubelet endpoint: kwok's
+			// server, at the node's InternalIP 127.0.0.1. With no
+			// --kubelet-certificate-authority the apiserver does not verify
+			// kwok's certificate, and kwok asks for no client certificate.
+			"--kubelet-preferred-address-types=InternalIP",
 			"--profiling=false",
 			v,
 		},
@@ -341,6 +359,14 @@ func (c *Cluster) defineProcesses(kubeconfigs map[string]string) {
 			"--node-lease-duration-seconds=0",
 			"--cidr=" + podCIDR,
 			"--config=" + filepath.Join(c.dir, "kwok-stages.yaml"),
+			// kwok's kubelet server, for container logs. The node stage
+			// writes --node-ip as each node's InternalIP and --node-port as
+			// its kubelet port, so the apiserver reaches this server.
+			"--server-address=127.0.0.1:" + strconv.Itoa(c.ports.kwok),
+			"--node-ip=127.0.0.1",
+			"--node-port=" + strconv.Itoa(c.ports.kwok),
+			"--tls-cert-file=" + c.serving.CertFile,
+			"--tls-private-key-file=" + c.serving.KeyFile,
 		},
 	}
 	extra := map[string][]string{
@@ -379,6 +405,8 @@ func (c *Cluster) waitReady(ctx context.Context, name string) error {
 		url = fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.controllerManager)
 	case Scheduler:
 		url = fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.scheduler)
+	case Kwok:
+		url = fmt.Sprintf("https://127.0.0.1:%d/healthz", c.ports.kwok)
 	default:
 		return fmt.Errorf("no health check for %s", name)
 	}

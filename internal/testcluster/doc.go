@@ -23,6 +23,12 @@
 // Pods are steered with annotations (see Behavior): by default a pod owned by
 // a Job becomes Running and then Succeeded at once.
 //
+// Pod logs work through the apiserver (GET pods/{name}/log, follow included):
+// kwok also runs a kubelet server on loopback, which the nodes advertise as
+// their kubelet endpoint, and serves one log for every container of every
+// pod. Tests set it with SetPodLog and AppendPodLog; the package's tests
+// share it, so a test sets it before reading it.
+//
 // Every process runs in its own process group, gets SIGKILL when the process
 // that started it dies (Pdeathsig), and carries a marker in its environment so
 // that Start can sweep processes left over by a test binary killed with

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -205,6 +206,67 @@ func TestStayRunningUntilReleased(t *testing.T) {
 	_, err = cs.CoreV1().Pods(ns).Patch(ctx, pod.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	require.NoError(t, err)
 	waitJobCondition(t, cs, ns, "held", batchv1.JobComplete)
+}
+
+// TestPodLogThroughAPIServer reads a running pod's log the way client-go
+// does: the apiserver proxies pods/log to kwok's kubelet server at the
+// node's InternalIP and kubelet port, and kwok serves the rig's pod log.
+func TestPodLogThroughAPIServer(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	cs := c.Client()
+	ctx := context.Background()
+	_, err := cs.BatchV1().Jobs(ns).Create(ctx, newJob("logs", testcluster.Behavior{Stay: testcluster.StayRunning}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	pod := waitPodPhase(t, cs, ns, "logs", corev1.PodRunning)
+
+	node, err := cs.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotZero(t, node.Status.DaemonEndpoints.KubeletEndpoint.Port, "kwok writes its server port as the kubelet port")
+
+	const content = "first line\n\nthird line with  spaces\nno newline at the end"
+	require.NoError(t, c.SetPodLog(content))
+	rc, err := cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "main"}).Stream(ctx)
+	require.NoError(t, err)
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	require.NoError(t, err)
+	assert.Equal(t, content, string(got), "the log is served byte for byte")
+
+	// A followed log stays open and delivers what is appended later.
+	require.NoError(t, c.SetPodLog("before\n"))
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rc, err = cs.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "main", Follow: true}).Stream(fctx)
+	require.NoError(t, err)
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "before\n", line)
+	require.NoError(t, c.AppendPodLog("after\n"))
+	lines := make(chan string, 1)
+	go func() {
+		l, _ := br.ReadString('\n')
+		lines <- l
+	}()
+	select {
+	case l := <-lines:
+		assert.Equal(t, "after\n", l)
+	case <-time.After(waitTimeout):
+		t.Fatal("appended log line not delivered to the follower")
+	}
+	// Cancelling the request ends the stream.
+	cancel()
+	go func() {
+		_, err := io.Copy(io.Discard, br)
+		lines <- fmt.Sprint(err)
+	}()
+	select {
+	case <-lines:
+	case <-time.After(waitTimeout):
+		t.Fatal("followed log stream did not end after its context was cancelled")
+	}
 }
 
 func TestStartDelayAndRunDuration(t *testing.T) {

@@ -221,3 +221,43 @@ func TestModuleRootAndMissingBins(t *testing.T) {
 	require.ErrorIs(t, err, ErrBinariesMissing)
 	assert.Contains(t, err.Error(), "make cluster-bins")
 }
+
+func TestCRILog(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))
+	const ts = "2024-01-02T02:04:05.000000006Z"
+	for _, tc := range []struct {
+		name, text, want string
+	}{
+		{"empty", "", ""},
+		{"full lines", "a\nb c\n", ts + " stdout F a\n" + ts + " stdout F b c\n"},
+		{"empty line kept", "a\n\nb\n", ts + " stdout F a\n" + ts + " stdout F \n" + ts + " stdout F b\n"},
+		{"last line without newline is partial", "a\nb", ts + " stdout F a\n" + ts + " stdout P b\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, string(criLog(tc.text, at)))
+		})
+	}
+}
+
+func TestClusterLogsSelectsEveryContainer(t *testing.T) {
+	var cl struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Spec       struct {
+			Selector *struct{} `json:"selector"`
+			Logs     []struct {
+				Containers []string `json:"containers"`
+				LogsFile   string   `json:"logsFile"`
+				Follow     bool     `json:"follow"`
+			} `json:"logs"`
+		} `json:"spec"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(clusterLogs("/tmp/x y/pod.log")), &cl))
+	assert.Equal(t, "kwok.x-k8s.io/v1alpha1", cl.APIVersion)
+	assert.Equal(t, "ClusterLogs", cl.Kind)
+	assert.Nil(t, cl.Spec.Selector, "no selector: every pod")
+	require.Len(t, cl.Spec.Logs, 1)
+	assert.Empty(t, cl.Spec.Logs[0].Containers, "no containers: every container")
+	assert.Equal(t, "/tmp/x y/pod.log", cl.Spec.Logs[0].LogsFile)
+	assert.True(t, cl.Spec.Logs[0].Follow)
+}
