@@ -1,4 +1,4 @@
-package config
+package isoduration
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseISODurationValid(t *testing.T) {
+func TestParseValid(t *testing.T) {
 	tests := []struct {
 		in   string
 		want time.Duration
@@ -40,14 +40,14 @@ func TestParseISODurationValid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseISODuration(tc.in)
+			got, err := Parse(tc.in)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, got)
 		})
 	}
 }
 
-func TestParseISODurationInvalid(t *testing.T) {
+func TestParseInvalid(t *testing.T) {
 	tests := []struct {
 		in      string
 		wantErr string
@@ -84,7 +84,7 @@ func TestParseISODurationInvalid(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			_, err := ParseISODuration(tc.in)
+			_, err := Parse(tc.in)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.wantErr)
 			assert.Contains(t, err.Error(), "is not an ISO-8601 duration")
@@ -92,7 +92,7 @@ func TestParseISODurationInvalid(t *testing.T) {
 	}
 }
 
-func TestFormatISODuration(t *testing.T) {
+func TestFormat(t *testing.T) {
 	tests := []struct {
 		in   time.Duration
 		want string
@@ -110,9 +110,9 @@ func TestFormatISODuration(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.want, func(t *testing.T) {
-			s := FormatISODuration(tc.in)
+			s := Format(tc.in)
 			assert.Equal(t, tc.want, s)
-			back, err := ParseISODuration(s)
+			back, err := Parse(s)
 			require.NoError(t, err)
 			assert.Equal(t, tc.in.Truncate(time.Millisecond), back)
 		})
