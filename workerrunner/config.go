@@ -351,11 +351,17 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 		v = strings.TrimSpace(v)
 		return v, ok && v != ""
 	}
-	if v, ok := get(PropRunnerType); ok && v == WorkerTypeRemote {
-		c.WorkerType = WorkerTypeRemote
-	}
-	if v, ok := get(PropWorkerType); ok {
-		c.WorkerType = v
+	// druid.indexer.runner.type names the worker runner itself (httpRemote,
+	// remote); only in k8sAndWorker mode does the strategy's workerType
+	// (which has a default, so it is always set) choose it.
+	runnerType, _ := get(PropRunnerType)
+	switch runnerType {
+	case WorkerTypeRemote, WorkerTypeHTTPRemote:
+		c.WorkerType = runnerType
+	default:
+		if v, ok := get(PropWorkerType); ok {
+			c.WorkerType = v
+		}
 	}
 	for _, f := range []struct {
 		prop string

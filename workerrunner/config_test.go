@@ -239,3 +239,13 @@ func TestWorkerCategorySpec(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "sup-x", supervisorID(tk))
 }
+
+// The strategy's workerType has a catalogue default, so it is always set;
+// druid.indexer.runner.type=remote must still win when it names the runner.
+func TestRunnerTypeRemoteWinsOverDefaultWorkerType(t *testing.T) {
+	_, err := ConfigFromProperties(props{PropRunnerType: "remote", PropWorkerType: "httpRemote"})
+	require.ErrorIs(t, err, ErrRemoteNotSupported)
+	c, err := ConfigFromProperties(props{PropRunnerType: "k8sAndWorker", PropWorkerType: "httpRemote"})
+	require.NoError(t, err)
+	assert.Equal(t, WorkerTypeHTTPRemote, c.WorkerType)
+}

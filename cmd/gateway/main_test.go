@@ -102,6 +102,15 @@ druid.indexer.runner.notAThing=1
 			name: "unknown runner type", args: []string{"-D", "druid.indexer.runner.type=forking"},
 			wantCode: 1, wantStderr: []string{"druid.indexer.runner.type"},
 		},
+		{
+			name: "ZooKeeper worker runner", args: []string{"-D", "druid.indexer.runner.type=remote"},
+			wantCode: 1, wantStderr: []string{"not supported yet"},
+		},
+		{
+			name: "ZooKeeper worker type in k8sAndWorker", args: []string{"-D", "druid.indexer.runner.type=k8sAndWorker",
+				"-D", "druid.indexer.runner.namespace=druid", "-D", "druid.indexer.runner.k8sAndWorker.runnerStrategy.workerType=remote"},
+			wantCode: 1, wantStderr: []string{"not supported yet"},
+		},
 		{name: "missing file", args: []string{"--config", "/nonexistent/runtime.properties"}, wantCode: 1, wantStderr: []string{"/nonexistent/runtime.properties"}},
 		{name: "bad -D", args: []string{"-D", "novalue"}, wantCode: 2, wantStderr: []string{"key=value"}},
 	}
