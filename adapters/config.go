@@ -39,6 +39,9 @@ const (
 	PropTaskBaseDir                   = "druid.indexer.task.baseDir"
 	PropTaskBaseTaskDir               = "druid.indexer.task.baseTaskDir"
 	PropEnableTLSPort                 = "druid.enableTlsPort"
+	// PropAllowTaskPodTemplateSelection is Druid's opt-in (apache/druid#19419)
+	// for the podTemplateSelectionKey task context key; default false.
+	PropAllowTaskPodTemplateSelection = "druid.indexer.runner.allowTaskPodTemplateSelection"
 )
 
 // PropertyGetter is where ConfigFromProperties reads runtime properties.
@@ -144,6 +147,12 @@ type Config struct {
 	// EnableTLSPort is druid.enableTlsPort: the tls.enabled annotation and the
 	// peon's TLS port options.
 	EnableTLSPort bool
+	// AllowTaskPodTemplateSelection is
+	// druid.indexer.runner.allowTaskPodTemplateSelection (default false, from
+	// apache/druid#19419): when true, customTemplateAdapter lets a task's
+	// ContextPodTemplateSelectionKey name its pod template, ahead of the
+	// selector, and fails the task when no such template is configured.
+	AllowTaskPodTemplateSelection bool
 }
 
 // DefaultConfig returns Druid's defaults.
@@ -348,6 +357,7 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 	str(PropTaskBaseDir, &c.BaseDir)
 	str(PropTaskBaseTaskDir, &c.BaseTaskDir)
 	boolean(PropEnableTLSPort, &c.EnableTLSPort)
+	boolean(PropAllowTaskPodTemplateSelection, &c.AllowTaskPodTemplateSelection)
 
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

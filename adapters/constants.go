@@ -61,6 +61,10 @@ const (
 )
 
 const (
+	// ContextPodTemplateSelectionKey is the task context key that names the
+	// task's pod template (druid.indexer.runner.k8s.podTemplate.<value>) when
+	// PropAllowTaskPodTemplateSelection is true (apache/druid#19419).
+	ContextPodTemplateSelectionKey = "podTemplateSelectionKey"
 	// BaseTemplateKey is the pod template every task falls back to.
 	BaseTemplateKey = "base"
 	// MaxTaskJSONChars is Druid's MAX_ENV_VARIABLE_KBS: the longest

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,9 +53,15 @@ func (a *templateAdapter) Render(t *task.Task) (*Rendered, error) {
 	}
 
 	available := a.templates.snapshot()
-	key, reason, err := a.deps.Selector.SelectTemplate(t, available)
+	key, reason, explicit, err := a.taskTemplateKey(t, available)
 	if err != nil {
-		return nil, fmt.Errorf("select pod template for task %s: %w", t.ID, err)
+		return nil, err
+	}
+	if !explicit {
+		key, reason, err = a.deps.Selector.SelectTemplate(t, available)
+		if err != nil {
+			return nil, fmt.Errorf("select pod template for task %s: %w", t.ID, err)
+		}
 	}
 	if key == "" {
 		key = BaseTemplateKey
@@ -152,6 +159,38 @@ func (a *templateAdapter) Render(t *task.Task) (*Rendered, error) {
 		TemplateKey:          key,
 		TemplateReason:       reason,
 	}, nil
+}
+
+// taskTemplateKey reads the template a task names in its context, when the
+// operator allowed it. As in Druid, it wins over every selection strategy,
+// and a name with no configured template fails the task instead of falling
+// back: a user only sets it on purpose, so a miss is a misconfiguration.
+func (a *templateAdapter) taskTemplateKey(t *task.Task, available map[string]*corev1.PodTemplate) (key, reason string, ok bool, err error) {
+	if !a.cfg.AllowTaskPodTemplateSelection {
+		return "", "", false, nil
+	}
+	if _, set := t.Context[ContextPodTemplateSelectionKey]; !set {
+		return "", "", false, nil
+	}
+	name, isString := t.ContextString(ContextPodTemplateSelectionKey)
+	if !isString || name == "" {
+		return "", "", false, fmt.Errorf("task %s: context %s must be a non-empty string naming a pod template (%s<name>)",
+			t.ID, ContextPodTemplateSelectionKey, PropPodTemplatePrefix)
+	}
+	if _, found := available[name]; !found {
+		return "", "", false, fmt.Errorf("task %s: context %s names pod template %q, but %s%s is not configured (configured: %s)",
+			t.ID, ContextPodTemplateSelectionKey, name, PropPodTemplatePrefix, name, strings.Join(sortedTemplateKeys(available), ", "))
+	}
+	return name, fmt.Sprintf("task context %s names pod template %q", ContextPodTemplateSelectionKey, name), true, nil
+}
+
+func sortedTemplateKeys(m map[string]*corev1.PodTemplate) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func hasEnv(env []corev1.EnvVar, name string) bool {

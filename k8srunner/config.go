@@ -96,6 +96,10 @@ type Config struct {
 	// taskgate.k8s.completedMax, default 10000).
 	CompletedRetention time.Duration
 	CompletedMax       int
+	// ImagePullFailFast is how long a peon pod may fail to pull its image
+	// before the task fails (taskgate.k8s.imagePullFailFast; zero means
+	// DefaultImagePullFailFast, PT2M). See diagnosis.go.
+	ImagePullFailFast time.Duration
 }
 
 // DefaultConfig returns Druid's defaults and taskgate's for its own settings.
@@ -160,6 +164,9 @@ func (c Config) Validate() error {
 	if c.CompletedMax < 0 {
 		bad(PropCompletedMax, "must not be negative, got %d", c.CompletedMax)
 	}
+	if err := c.validateDiagnosis(); err != nil { // diagnosis.go
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -213,6 +220,7 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 		{PropTaskJoinTimeout, &c.TaskJoinTimeout},
 		{PropStatusWaitTimeout, &c.StatusWaitTimeout},
 		{PropCompletedRetention, &c.CompletedRetention},
+		{PropImagePullFailFast, &c.ImagePullFailFast}, // diagnosis.go
 	}
 	for _, f := range durs {
 		if v, ok := get(f.prop); ok {

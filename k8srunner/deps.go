@@ -27,6 +27,14 @@ type StatusStore interface {
 	StreamLog(ctx context.Context, taskID string, offset int64) (r io.ReadCloser, ok bool, err error)
 }
 
+// CapacitySource is the live capacity (dynconfig's execution config
+// "capacity", apache/druid#18591). The runner reads it on every scheduling
+// pass and after CapacityChanged; a value below 1 means "not set" and the
+// static Config.Capacity applies.
+type CapacitySource interface {
+	Capacity() int
+}
+
 // Deps are what the runner needs besides its Config.
 type Deps struct {
 	// Client talks to the cluster. Required.
@@ -39,6 +47,10 @@ type Deps struct {
 	// Jobs re-attached at start. Optional: without it such Jobs are still
 	// tracked, with the task type and datasource from their annotations.
 	Payloads adapters.PayloadSource
+	// Capacity, when set, overrides Config.Capacity while the runner runs,
+	// so capacity changes need no restart. Optional: nil keeps
+	// Config.Capacity. Call Runner.CapacityChanged when it changes.
+	Capacity CapacitySource
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// TracerProvider and MeterProvider default to the global providers.

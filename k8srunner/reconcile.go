@@ -206,7 +206,7 @@ func (r *Runner) track(it *item) (bool, time.Duration) {
 		r.mu.Unlock()
 		return r.readStatus(it)
 	case jobCondition(job, batchv1.JobFailed):
-		r.fail(it, task.Failure(it.id, "%s", r.failureReason(job, pod)))
+		r.fail(it, task.Failure(it.id, "%s", r.diagnoseFailed(jobName, pod, r.failureReason(job, pod))))
 		return false, 0
 	}
 
@@ -215,12 +215,22 @@ func (r *Runner) track(it *item) (bool, time.Duration) {
 	r.mu.Unlock()
 	if ph == phaseLaunched && !podStarted(pod) {
 		waited := r.now().Sub(launchedAt)
+		// Pending-pod diagnosis (diagnosis.go): fail fast on what cannot heal.
+		failMsg, recheck := r.diagnosePending(jobName, pod)
+		if failMsg != "" {
+			r.fail(it, task.Failure(it.id, "%s", failMsg))
+			_ = r.deleteJob(context.Background(), jobName)
+			return false, 0
+		}
 		if waited >= r.cfg.LaunchTimeout {
 			msg := fmt.Sprintf("peon pod of Job %s was not running within %s (%s)%s; the Job was deleted",
-				jobName, isoduration.Format(r.cfg.LaunchTimeout), PropLaunchTimeout, pendingReason(pod))
+				jobName, isoduration.Format(r.cfg.LaunchTimeout), PropLaunchTimeout, r.diagnosisSuffix(jobName, pendingReason(pod)))
 			r.fail(it, task.Failure(it.id, "%s", msg))
 			_ = r.deleteJob(context.Background(), jobName)
 			return false, 0
+		}
+		if recheck > 0 && recheck < r.cfg.LaunchTimeout-waited {
+			return false, recheck
 		}
 		return false, r.cfg.LaunchTimeout - waited
 	}

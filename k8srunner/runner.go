@@ -176,6 +176,7 @@ type Runner struct {
 	podIndexer cache.Indexer
 	queue      workqueue.TypedRateLimitingInterface[string]
 	stopCh     chan struct{}
+	diag       *diagnoser // pending-pod diagnosis, see diagnosis.go
 	wg         sync.WaitGroup
 }
 
@@ -278,6 +279,9 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.jobLister = jobInf.Lister()
 	r.podLister = podInf.Lister()
 	r.podIndexer = podInf.Informer().GetIndexer()
+	if err := r.startDiagnosis(jobInf.Informer()); err != nil { // pending-pod diagnosis (diagnosis.go)
+		return err
+	}
 	r.factory.Start(r.stopCh)
 
 	syncCtx, cancel := context.WithTimeout(ctx, r.cfg.TaskJoinTimeout)
@@ -306,7 +310,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		r.cleanupLoop()
 	}()
 	r.dispatch()
-	r.log.Info("kubernetes runner started", "namespace", r.cfg.Namespace, "capacity", r.cfg.Capacity, "restored", len(r.restored))
+	r.log.Info("kubernetes runner started", "namespace", r.cfg.Namespace, "capacity", r.capacity(), "restored", len(r.restored))
 	return nil
 }
 
@@ -450,7 +454,9 @@ func (r *Runner) dispatch() {
 		return
 	}
 	var ids []string
-	for r.nActive < r.cfg.Capacity && r.pending.Len() > 0 {
+	// Read the capacity on every pass: a lower one only stops new launches
+	// (tasks holding a slot keep it), a higher one launches at once.
+	for capacity := r.capacity(); r.nActive < capacity && r.pending.Len() > 0; {
 		it := heap.Pop(&r.pending).(*item)
 		it.phase = phaseCreating
 		r.nActive++
@@ -460,6 +466,29 @@ func (r *Runner) dispatch() {
 	for _, id := range ids {
 		r.queue.Add(id)
 	}
+}
+
+// capacity is the live capacity: Deps.Capacity when it gives one, else
+// Config.Capacity.
+func (r *Runner) capacity() int {
+	if r.deps.Capacity != nil {
+		if c := r.deps.Capacity.Capacity(); c >= 1 {
+			return c
+		}
+	}
+	return r.cfg.Capacity
+}
+
+// CapacityChanged tells the runner that Deps.Capacity may have changed (the
+// wiring calls it from the execution config's change feed). Queued tasks
+// that now fit get their Jobs at once; when the capacity went down, running
+// tasks are left alone and new ones wait until enough of them end.
+func (r *Runner) CapacityChanged() {
+	r.mu.Lock()
+	c, active, queued := r.capacity(), r.nActive, r.pending.Len()
+	r.mu.Unlock()
+	r.log.Info("kubernetes runner capacity changed", "capacity", c, "active", active, "queued", queued)
+	r.dispatch()
 }
 
 // Shutdown stops a task: a queued one leaves the queue, a launched one loses
@@ -536,19 +565,19 @@ func (r *Runner) Pending() []routing.WorkItem {
 // Known lists every task the runner remembers, finished ones included.
 func (r *Runner) Known() []routing.WorkItem { return r.list(func(*item) bool { return true }) }
 
-// TotalSlots is the capacity, under Druid's worker category.
-func (r *Runner) TotalSlots() map[string]int { return map[string]int{WorkerCategory: r.cfg.Capacity} }
+// TotalSlots is the live capacity, under Druid's worker category.
+func (r *Runner) TotalSlots() map[string]int { return map[string]int{WorkerCategory: r.capacity()} }
 
 // UsedSlots counts tasks holding a slot (Job created or being created).
 func (r *Runner) UsedSlots() map[string]int { return map[string]int{WorkerCategory: r.UsedCapacity()} }
 
 // IdleSlots is capacity minus used, never negative.
 func (r *Runner) IdleSlots() map[string]int {
-	return map[string]int{WorkerCategory: max(0, r.cfg.Capacity-r.UsedCapacity())}
+	return map[string]int{WorkerCategory: max(0, r.capacity()-r.UsedCapacity())}
 }
 
-// TotalCapacity implements routing.Runner.
-func (r *Runner) TotalCapacity() int { return r.cfg.Capacity }
+// TotalCapacity implements routing.Runner with the live capacity.
+func (r *Runner) TotalCapacity() int { return r.capacity() }
 
 // UsedCapacity implements routing.Runner. Re-attached Jobs count, so it can
 // exceed the capacity after a restart with a lower one.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,20 +25,23 @@ const propSourcePod = "taskgate.k8s.sourcePod"
 // newK8sRunner builds the Kubernetes runner and its pod adapter. Pod
 // templates are chosen by the live execution config (mgr), so a POST to the
 // executionconfig endpoint changes the template of the next task.
+// The execution config's capacity (apache/druid#18591) follows the store's
+// change feed, so a POST changes the runner's capacity without a restart;
+// the returned unsubscribe stops following it.
 func newK8sRunner(ctx context.Context, props *config.Properties, environ []string, kube *lazyKube,
-	logs tasklogs.Store, mgr *dynconfig.Manager, tel *telemetry.Providers, log *slog.Logger) (*k8srunner.Runner, error) {
+	logs tasklogs.Store, mgr *dynconfig.Manager, store dynconfig.Store, tel *telemetry.Providers, log *slog.Logger) (*k8srunner.Runner, adapters.Adapter, func(), error) {
 	rcfg, err := k8srunner.ConfigFromProperties(props)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes runner: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
 	acfg, err := adapters.ConfigFromProperties(props)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes runner: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
 	kube.qps, kube.burst = rcfg.ClientQPS, rcfg.ClientBurst
 	client, _, err := kube.get()
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes runner: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
 	deps := adapters.Deps{Payloads: logs, Selector: mgr.Selector(), Logger: log.With("component", "adapters")}
 	if acfg.AdapterType != adapters.TypeCustomTemplate {
@@ -46,27 +51,66 @@ func newK8sRunner(ctx context.Context, props *config.Properties, environ []strin
 		}
 		pod, err := sourcePod(ctx, client, ns, props, environ)
 		if err != nil {
-			return nil, fmt.Errorf("kubernetes runner: %s adapter: %w", acfg.AdapterType, err)
+			return nil, nil, nil, fmt.Errorf("kubernetes runner: %s adapter: %w", acfg.AdapterType, err)
 		}
 		deps.SourcePod = pod
 	}
 	adapter, err := adapters.New(acfg, deps)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes runner: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
+	}
+	capacity := &liveCapacity{store: store}
+	if err := capacity.refresh(ctx); err != nil {
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
 	r, err := k8srunner.New(rcfg, k8srunner.Deps{
 		Client:         client,
 		Jobs:           adapter,
 		Status:         logs,
 		Payloads:       logs,
+		Capacity:       capacity,
 		Logger:         log.With("component", "k8srunner"),
 		TracerProvider: tel.TracerProvider,
 		MeterProvider:  tel.MeterProvider,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes runner: %w", err)
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
-	return r, nil
+	unsubscribe := store.Subscribe(func(*dynconfig.ExecutionConfig) {
+		if err := capacity.refresh(context.Background()); err != nil {
+			log.Warn("reload execution config capacity after a change", "error", err)
+			return
+		}
+		r.CapacityChanged()
+	})
+	return r, adapter, unsubscribe, nil
+}
+
+// liveCapacity is the execution config's capacity as the runner reads it;
+// 0 (not set) leaves druid.indexer.runner.capacity in force. It re-reads the
+// store on each change instead of keeping the notified config, because
+// notifications may arrive out of order (as dynconfig.Manager does).
+type liveCapacity struct {
+	store dynconfig.Store
+	mu    sync.Mutex // orders refreshes
+	n     atomic.Int64
+}
+
+func (c *liveCapacity) Capacity() int { return int(c.n.Load()) }
+
+func (c *liveCapacity) refresh(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ec, err := c.store.Get(ctx)
+	if err != nil {
+		return fmt.Errorf("read execution config capacity: %w", err)
+	}
+	var n int64
+	if ec != nil && ec.Capacity != nil {
+		n = int64(*ec.Capacity)
+	}
+	c.n.Store(n)
+	return nil
 }
 
 // sourcePod reads the pod the overlord adapters copy: taskgate.k8s.sourcePod

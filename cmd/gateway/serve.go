@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/mux"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/api"
 	"github.com/taskgate/taskgate/dynconfig"
 	"github.com/taskgate/taskgate/internal/version"
@@ -145,12 +146,19 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}
 	}
 	var k8s routing.Runner = routing.NewNotConfigured(routing.RunnerK8s, k8sNotWanted)
+	var k8sRoutes []api.Option
 	if wire.runsK8s {
-		r, err := newK8sRunner(ctx, props, o.environ, kube, logs, mgr, tel, log)
+		r, adapter, unsubscribe, err := newK8sRunner(ctx, props, o.environ, kube, logs, mgr, store, tel, log)
 		if err != nil {
 			return err
 		}
+		defer unsubscribe()
 		k8s = r
+		// Druid guards its pod template list with ConfigResourceFilter.
+		podTemplates := adapters.NewPodTemplatesHandler(adapter)
+		k8sRoutes = append(k8sRoutes, api.WithResourceRoutes(api.ConfigResource, func(r *mux.Router) {
+			r.Handle(adapters.PathPodTemplates, podTemplates).Methods(http.MethodGet).Name("getPodTemplates")
+		}))
 	}
 	var worker routing.Runner = routing.NewNotConfigured(routing.RunnerWorker, workerNotWanted)
 	if wire.runsWorker {
@@ -179,7 +187,7 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	}
 	log.Info("runners started", "strategy", wire.strategyConfig.Type, "restored", len(restored))
 
-	srv, err := api.NewServer(wire.api, hybrid,
+	srv, err := api.NewServer(wire.api, hybrid, append([]api.Option{
 		api.WithLogger(log.With("component", "api")),
 		api.WithVersion(version.Version),
 		api.WithTracerProvider(tel.TracerProvider),
@@ -190,6 +198,7 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}),
 		api.WithResourceRoutes(api.ConfigResource, execConfig.Register),
 		authOpt,
+	}, k8sRoutes...)...,
 	)
 	if err != nil {
 		return err

@@ -32,6 +32,10 @@ const (
 	AnnotationReason = "taskgate.test/reason"
 	// AnnotationMessage is the termination message of a failed pod.
 	AnnotationMessage = "taskgate.test/message"
+	// AnnotationWaitingReason holds a bound pod Pending with every container
+	// waiting for this reason (e.g. ErrImagePull), as a kubelet reports an
+	// image that cannot be pulled; the pod never runs.
+	AnnotationWaitingReason = "taskgate.test/waiting-reason"
 )
 
 // Result is the outcome a pod is told to have.
@@ -74,6 +78,9 @@ type Behavior struct {
 	ExitCode int32
 	Reason   string
 	Message  string
+	// WaitingReason keeps the pod Pending with its containers waiting for
+	// this reason (e.g. "ErrImagePull"); it excludes Result and Stay.
+	WaitingReason string
 }
 
 // Validate reports contradictory or out-of-range fields by name.
@@ -98,6 +105,9 @@ func (b Behavior) Validate() error {
 	}
 	if b.Result != ResultFailed && (b.ExitCode != 0 || b.Reason != "" || b.Message != "") {
 		return fmt.Errorf("behavior: ExitCode, Reason and Message need Result %q", ResultFailed)
+	}
+	if b.WaitingReason != "" && (b.Result != ResultDefault || b.Stay != StayNone) {
+		return fmt.Errorf("behavior: WaitingReason %q excludes Result and Stay (the pod never starts)", b.WaitingReason)
 	}
 	if b.ExitCode < 0 || b.ExitCode > 255 {
 		return fmt.Errorf("behavior: ExitCode is %d, want 1 to 255", b.ExitCode)
@@ -133,6 +143,9 @@ func (b Behavior) Annotations() map[string]string {
 	}
 	if b.Message != "" {
 		a[AnnotationMessage] = b.Message
+	}
+	if b.WaitingReason != "" {
+		a[AnnotationWaitingReason] = b.WaitingReason
 	}
 	if len(a) == 0 {
 		return nil

@@ -329,6 +329,28 @@ func TestStayPendingAndUnschedulable(t *testing.T) {
 	}
 }
 
+func TestWaitingReasonHoldsPodWithContainerWaiting(t *testing.T) {
+	c := testcluster.Shared(t)
+	ns := c.NewNamespace(t)
+	cs := c.Client()
+	ctx := context.Background()
+	_, err := cs.BatchV1().Jobs(ns).Create(ctx, newJob("nopull", testcluster.Behavior{WaitingReason: "ErrImagePull"}), metav1.CreateOptions{})
+	require.NoError(t, err)
+	eventually(t, "container waiting with ErrImagePull", func() (bool, error) {
+		pods := jobPods(t, cs, ns, "nopull")
+		if len(pods) != 1 || len(pods[0].Status.ContainerStatuses) == 0 {
+			return false, nil
+		}
+		w := pods[0].Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == "ErrImagePull", nil
+	})
+	time.Sleep(time.Second)
+	pods := jobPods(t, cs, ns, "nopull")
+	require.Len(t, pods, 1)
+	assert.Equal(t, corev1.PodPending, pods[0].Status.Phase)
+	assert.Empty(t, pods[0].Status.PodIP, "the pod never runs")
+}
+
 func TestDeletingJobRemovesItsPods(t *testing.T) {
 	c := testcluster.Shared(t)
 	ns := c.NewNamespace(t)

@@ -28,6 +28,8 @@ func TestBehaviorValidate(t *testing.T) {
 		{name: "max not above run", b: Behavior{RunDuration: 2 * time.Second, RunDurationMax: time.Second}, wantErr: "RunDurationMax"},
 		{name: "exit code without failure", b: Behavior{ExitCode: 2}, wantErr: "need Result"},
 		{name: "exit code out of range", b: Behavior{Result: ResultFailed, ExitCode: 300}, wantErr: "ExitCode"},
+		{name: "waiting for an image", b: Behavior{WaitingReason: "ErrImagePull"}},
+		{name: "waiting and held", b: Behavior{WaitingReason: "ErrImagePull", Stay: StayPending}, wantErr: "WaitingReason"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +70,7 @@ func TestBehaviorAnnotations(t *testing.T) {
 // would set it in vain.
 func TestStagesReadEveryAnnotation(t *testing.T) {
 	for _, a := range []string{AnnotationResult, AnnotationStay, AnnotationStartDelay, AnnotationRunDuration,
-		AnnotationRunDurationMax, AnnotationExitCode, AnnotationReason, AnnotationMessage} {
+		AnnotationRunDurationMax, AnnotationExitCode, AnnotationReason, AnnotationMessage, AnnotationWaitingReason} {
 		assert.Contains(t, podStages, `"`+a+`"`, "stages/pod.yaml does not read %s", a)
 	}
 	for _, v := range []Result{ResultSucceeded, ResultFailed} {
@@ -82,7 +84,7 @@ func TestStagesReadEveryAnnotation(t *testing.T) {
 func TestStagesAreWellFormed(t *testing.T) {
 	want := map[string]string{
 		"node-initialize": "Node", "pod-ready": "Pod", "pod-complete": "Pod", "pod-fail": "Pod",
-		"pod-terminate": "Pod", "pod-delete": "Pod",
+		"pod-terminate": "Pod", "pod-delete": "Pod", "pod-waiting": "Pod",
 	}
 	got := map[string]string{}
 	for _, doc := range strings.Split(nodeStages+"\n---\n"+podStages, "\n---\n") {
