@@ -100,6 +100,10 @@ func (a *overlordAdapter) Render(t *task.Task) (*Rendered, error) {
 	main.Args = []string{escapeVarRefs(shellJoin(peonArgs(c, t)))}
 	main.Name = MainContainerName
 	main.Resources = peonResources(main.Resources, memory, c.CPUCoreInMicro)
+	// The task's own resources (k8sTaskResources) win over the sizing above.
+	if main.Resources, err = applyTaskResources(main.Resources, t); err != nil {
+		return nil, fmt.Errorf("task %s: %w", t.ID, err)
+	}
 
 	if !a.multi {
 		spec.Containers = spec.Containers[:1]

@@ -141,6 +141,9 @@ func (a *templateAdapter) Render(t *task.Task) (*Rendered, error) {
 		vars = append(vars, fieldRefEnv(EnvTaskJSON, "metadata.annotations['"+AnnotationTask+"']"))
 	}
 	first.Env = setEnv(env, vars...)
+	if first.Resources, err = applyTaskResources(first.Resources, t); err != nil {
+		return nil, fmt.Errorf("task %s: %w", t.ID, err)
+	}
 
 	job := &batchv1.Job{
 		TypeMeta: metav1.TypeMeta{APIVersion: "batch/v1", Kind: "Job"},

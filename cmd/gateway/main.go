@@ -20,6 +20,7 @@ Commands:
   serve            run the gateway (HTTP API, runners, telemetry)
   validate-config  load and validate the configuration, print the effective properties
   render           dry run: print the Kubernetes Job a task would get, and which pod template and why
+  lint-templates   check the pod template files: what would break the peon, what taskgate overwrites
   version          print the version
 
 Run "gateway <command> -h" for a command's flags.
@@ -45,6 +46,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return validateConfig(args[1:], environ, stdout, stderr)
 	case "render":
 		return render(args[1:], environ, stdout, stderr)
+	case "lint-templates":
+		return lintTemplates(args[1:], environ, stdout, stderr)
 	case "version":
 		return printVersion(stdout)
 	case "help", "-h", "-help", "--help":
