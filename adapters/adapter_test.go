@@ -347,6 +347,12 @@ func TestTemplateErrors(t *testing.T) {
 	_, err = a.Render(tk)
 	assert.ErrorContains(t, err, "restartPolicy Always")
 
+	bad.PodTemplates = map[string]string{"base": write("onfailure.yaml", "kind: PodTemplate\ntemplate:\n  spec:\n    restartPolicy: OnFailure\n    containers: [{name: main, image: x}]\n")}
+	a, err = New(bad, Deps{})
+	require.NoError(t, err)
+	_, err = a.Render(tk)
+	assert.ErrorContains(t, err, "restartPolicy OnFailure would run the peon more than once")
+
 	noBase := c
 	noBase.PodTemplates = map[string]string{"index_kafka": c.PodTemplates["index_kafka"]}
 	_, err = New(noBase, Deps{})

@@ -87,8 +87,12 @@ func (a *templateAdapter) Render(t *task.Task) (*Rendered, error) {
 		// A Job's pods must not restart in place; Druid relies on the template
 		// saying so, and the API server would default it to Always.
 		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
-	case corev1.RestartPolicyAlways:
-		return nil, fmt.Errorf("pod template %s (%s): restartPolicy Always is not allowed in a Job; use Never", key, a.templates.files[key])
+	case corev1.RestartPolicyNever:
+	default:
+		// Always is refused by the API server for Jobs; OnFailure would
+		// restart the peon in place and run the task a second time.
+		return nil, fmt.Errorf("pod template %s (%s): template.spec.restartPolicy %s would run the peon more than once; use Never",
+			key, a.templates.files[key], pod.Spec.RestartPolicy)
 	}
 
 	id := newIdentity(c, t)
