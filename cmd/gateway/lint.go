@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"sort"
@@ -24,15 +22,8 @@ func lintTemplates(args, environ []string, stdout, stderr io.Writer) int {
 			"Checks every %s<key> pod template file, without contacting Kubernetes.\n\n", adapters.PropPodTemplatePrefix)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "gateway lint-templates: unexpected argument %q (flags only)\n", fs.Arg(0))
-		return 2
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	props, warnings, err := cf.load(environ)
 	for _, w := range warnings {

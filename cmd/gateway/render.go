@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,15 +48,8 @@ func render(args, environ []string, stdout, stderr io.Writer) int {
 			"Prints the Kubernetes Job the task would get, without contacting Kubernetes.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "gateway render: unexpected argument %q (flags only)\n", fs.Arg(0))
-		return 2
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	if in.taskFile == "" {
 		fmt.Fprintln(stderr, "gateway render: --task is required: the task JSON file to render")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,11 +41,8 @@ func serve(ctx context.Context, args, environ []string, stdout, stderr io.Writer
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	logFormat := fs.String("log-format", "json", "log format: json or text")
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig `file` (default: in-cluster, then $KUBECONFIG or ~/.kube/config)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	log, err := newLogger(stderr, *logLevel, *logFormat)
 	if err != nil {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -25,11 +23,8 @@ func validateConfig(args, environ []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("validate-config", stderr)
 	var cf configFlags
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, stderr); done {
+		return code
 	}
 	props, warnings, err := cf.load(environ)
 	for _, w := range warnings {
