@@ -90,30 +90,48 @@ type statusReply struct {
 	} `json:"status"`
 }
 
-func TestServeRunsTasksOnKubernetes(t *testing.T) {
+// k8sGateway is a gateway serving the Kubernetes runner on the shared
+// control plane, in a fresh namespace, with a file task-log store.
+type k8sGateway struct {
+	c      *testcluster.Cluster
+	ns     string
+	logDir string
+	base   string
+}
+
+// startK8sGateway starts "gateway serve" with runner type k8s and the
+// customTemplateAdapter; extra is appended to the runtime properties.
+func startK8sGateway(t *testing.T, extra string) (*k8sGateway, func()) {
+	t.Helper()
 	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
+	g := &k8sGateway{c: c, ns: c.NewNamespace(t)}
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	require.NoError(t, c.WriteKubeconfig(kubeconfig))
 	tpl := filepath.Join(dir, "base.yaml")
 	require.NoError(t, os.WriteFile(tpl, []byte(e2eTemplate), 0o600))
-	logDir := filepath.Join(dir, "tasklogs")
-	require.NoError(t, os.MkdirAll(logDir, 0o755))
-
+	g.logDir = filepath.Join(dir, "tasklogs")
+	require.NoError(t, os.MkdirAll(g.logDir, 0o755))
 	props := writeProps(t, fmt.Sprintf(`
 druid.indexer.runner.type=k8s
 druid.indexer.runner.namespace=%s
 druid.indexer.runner.capacity=4
 druid.indexer.runner.k8s.adapter.type=customTemplateAdapter
 druid.indexer.runner.k8s.podTemplate.base=%s
-druid.indexer.runner.k8sjobLaunchTimeout=PT2M
 druid.indexer.logs.type=file
 druid.indexer.logs.directory=%s
 taskgate.dynconfig.file=%s
-`, ns, tpl, logDir, filepath.Join(dir, "dynamic-config.json")))
-	base, stop := startGateway(t, props, []string{"KUBECONFIG=" + kubeconfig})
+%s
+`, g.ns, tpl, g.logDir, filepath.Join(dir, "dynamic-config.json"), extra))
+	var stop func()
+	g.base, stop = startGateway(t, props, []string{"KUBECONFIG=" + kubeconfig})
+	return g, stop
+}
+
+func TestServeRunsTasksOnKubernetes(t *testing.T) {
+	g, stop := startK8sGateway(t, "druid.indexer.runner.k8sjobLaunchTimeout=PT2M")
 	defer stop()
+	c, ns, logDir, base := g.c, g.ns, g.logDir, g.base
 
 	raw, err := os.ReadFile("../../configs/examples/index_parallel.json")
 	require.NoError(t, err)

@@ -2,10 +2,7 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/taskgate/taskgate/adapters"
-	"github.com/taskgate/taskgate/internal/testcluster"
 	"github.com/taskgate/taskgate/k8srunner"
 )
 
@@ -22,27 +18,9 @@ import (
 // config capacity (apache/druid#18591) changes the Kubernetes runner's
 // capacity without a restart.
 func TestServePodTemplatesAndLiveCapacity(t *testing.T) {
-	c := testcluster.Shared(t)
-	ns := c.NewNamespace(t)
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	require.NoError(t, c.WriteKubeconfig(kubeconfig))
-	tpl := filepath.Join(dir, "base.yaml")
-	require.NoError(t, os.WriteFile(tpl, []byte(e2eTemplate), 0o600))
-	logDir := filepath.Join(dir, "tasklogs")
-	require.NoError(t, os.MkdirAll(logDir, 0o755))
-	props := writeProps(t, fmt.Sprintf(`
-druid.indexer.runner.type=k8s
-druid.indexer.runner.namespace=%s
-druid.indexer.runner.capacity=4
-druid.indexer.runner.k8s.adapter.type=customTemplateAdapter
-druid.indexer.runner.k8s.podTemplate.base=%s
-druid.indexer.logs.type=file
-druid.indexer.logs.directory=%s
-taskgate.dynconfig.file=%s
-`, ns, tpl, logDir, filepath.Join(dir, "dynamic-config.json")))
-	base, stop := startGateway(t, props, []string{"KUBECONFIG=" + kubeconfig})
+	g, stop := startK8sGateway(t, "")
 	defer stop()
+	base := g.base
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	resp, err := client.Get(base + adapters.PathPodTemplates)
