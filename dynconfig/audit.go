@@ -77,13 +77,13 @@ func (e *AuditEntry) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// NewAuditEntry records cfg being set by info at time at.
-func NewAuditEntry(cfg *ExecutionConfig, info AuditInfo, at time.Time) (AuditEntry, error) {
-	payload, err := json.Marshal(cfg)
+// NewAuditEntry records doc, stored under key, being set by info at time at.
+func NewAuditEntry(key string, doc any, info AuditInfo, at time.Time) (AuditEntry, error) {
+	payload, err := json.Marshal(doc)
 	if err != nil {
-		return AuditEntry{}, fmt.Errorf("serialise execution config for audit: %w", err)
+		return AuditEntry{}, fmt.Errorf("serialise %s for audit: %w", key, err)
 	}
-	return AuditEntry{Key: ConfigKey, Type: ConfigKey, AuditInfo: info, Payload: string(payload), AuditTime: at.UTC().Truncate(time.Millisecond)}, nil
+	return AuditEntry{Key: key, Type: key, AuditInfo: info, Payload: string(payload), AuditTime: at.UTC().Truncate(time.Millisecond)}, nil
 }
 
 // Interval is a closed time range [Start, End], as Druid's SQL audit

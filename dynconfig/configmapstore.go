@@ -146,7 +146,8 @@ func (c ConfigMapStoreConfig) withDefaults() ConfigMapStoreConfig {
 // or deletes it. A ConfigMap with no data at all (e.g. pre-created by a
 // chart) counts as empty. Edits made with kubectl take effect like any
 // other change but leave no audit entry.
-type ConfigMapStore struct {
+type ConfigMapStore[T any] struct {
+	kind     DocKind[T]
 	cfg      ConfigMapStoreConfig
 	client   kubernetes.Interface
 	log      *slog.Logger
@@ -159,19 +160,19 @@ type ConfigMapStore struct {
 	writeMu sync.Mutex
 
 	mu    sync.Mutex
-	state cmState
+	state cmState[T]
 	// notifiedRV is the resourceVersion subscribers were last told of.
 	// Only the watch's goroutine notifies, so subscribers hear of changes
 	// one at a time and in order; notified is closed (and replaced) after
 	// each round, for Updates waiting to see their write announced.
 	notifiedRV string
 	notified   chan struct{}
-	subs       map[int]func(*ExecutionConfig)
+	subs       map[int]func(*T)
 	nextSub    int
 	closed     bool
 }
 
-var _ ClosableStore = (*ConfigMapStore)(nil)
+var _ ClosableStore = (*ConfigMapStore[ExecutionConfig])(nil)
 
 // ownWriteNotifyWait bounds how long an Update waits for the watch to
 // announce its write to subscribers (normally milliseconds); it only runs
@@ -180,10 +181,10 @@ const ownWriteNotifyWait = 2 * time.Second
 
 // cmState is the decoded ConfigMap as last seen, by the informer or by
 // this replica's own write, whichever is newer.
-type cmState struct {
+type cmState[T any] struct {
 	// rv is the resourceVersion it was read at; "" before the first read.
 	rv      string
-	config  *ExecutionConfig
+	config  *T
 	history []AuditEntry // oldest first
 	// corrupt is set, wrapping ErrCorrupt, when the content cannot be read.
 	corrupt error
@@ -193,7 +194,12 @@ type cmState struct {
 // a corrupt ConfigMap fails here, as ErrCorrupt for the latter) and starts
 // watching it. A missing ConfigMap is an empty store; it is created by the
 // first Update. ctx bounds the first read; the watch runs until Close.
-func OpenConfigMapStore(ctx context.Context, client kubernetes.Interface, cfg ConfigMapStoreConfig) (*ConfigMapStore, error) {
+func OpenConfigMapStore(ctx context.Context, client kubernetes.Interface, cfg ConfigMapStoreConfig) (*ConfigMapStore[ExecutionConfig], error) {
+	return OpenDocConfigMapStore(ctx, client, cfg, ExecutionConfigDoc)
+}
+
+// OpenDocConfigMapStore is OpenConfigMapStore for kind's document.
+func OpenDocConfigMapStore[T any](ctx context.Context, client kubernetes.Interface, cfg ConfigMapStoreConfig, kind DocKind[T]) (*ConfigMapStore[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -201,7 +207,7 @@ func OpenConfigMapStore(ctx context.Context, client kubernetes.Interface, cfg Co
 		return nil, errors.New("configmap store: kubernetes client is required")
 	}
 	cfg = cfg.withDefaults()
-	s := &ConfigMapStore{cfg: cfg, client: client, log: cfg.Logger, subs: map[int]func(*ExecutionConfig){},
+	s := &ConfigMapStore[T]{kind: kind, cfg: cfg, client: client, log: cfg.Logger, subs: map[int]func(*T){},
 		stopped: make(chan struct{}), notified: make(chan struct{})}
 	st, err := s.read(ctx)
 	if err != nil {
@@ -237,18 +243,18 @@ func OpenConfigMapStore(ctx context.Context, client kubernetes.Interface, cfg Co
 }
 
 // ref names the ConfigMap in messages.
-func (s *ConfigMapStore) ref() string { return s.cfg.Namespace + "/" + s.cfg.Name }
+func (s *ConfigMapStore[T]) ref() string { return s.cfg.Namespace + "/" + s.cfg.Name }
 
 // Close stops the watch; subscribers hear of no further change. Get,
 // History and Update keep working with direct reads.
-func (s *ConfigMapStore) Close() error {
+func (s *ConfigMapStore[T]) Close() error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	s.subs = map[int]func(*ExecutionConfig){}
+	s.subs = map[int]func(*T){}
 	s.mu.Unlock()
 	s.stop()
 	<-s.stopped
@@ -257,25 +263,25 @@ func (s *ConfigMapStore) Close() error {
 
 // HasSynced reports whether the watch has delivered the ConfigMap's state
 // once; until then Get and History read from the apiserver.
-func (s *ConfigMapStore) HasSynced() bool { return s.informer.HasSynced() }
+func (s *ConfigMapStore[T]) HasSynced() bool { return s.informer.HasSynced() }
 
 // read gets the ConfigMap from the apiserver and decodes it.
-func (s *ConfigMapStore) read(ctx context.Context) (cmState, error) {
+func (s *ConfigMapStore[T]) read(ctx context.Context) (cmState[T], error) {
 	cm, err := s.client.CoreV1().ConfigMaps(s.cfg.Namespace).Get(ctx, s.cfg.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return cmState{}, nil
+		return cmState[T]{}, nil
 	}
 	if err != nil {
-		return cmState{}, fmt.Errorf("read execution config ConfigMap %s: %w", s.ref(), err)
+		return cmState[T]{}, fmt.Errorf("read execution config ConfigMap %s: %w", s.ref(), err)
 	}
 	return s.decode(cm), nil
 }
 
 // decode reads cm's content; a problem is returned in the state's corrupt
 // field, with the ConfigMap named.
-func (s *ConfigMapStore) decode(cm *corev1.ConfigMap) cmState {
-	st := cmState{rv: cm.ResourceVersion}
-	cfg, hist, err := decodeConfigMapData(cm.Data)
+func (s *ConfigMapStore[T]) decode(cm *corev1.ConfigMap) cmState[T] {
+	st := cmState[T]{rv: cm.ResourceVersion}
+	cfg, hist, err := decodeConfigMapData(cm.Data, s.kind)
 	if err != nil {
 		st.corrupt = fmt.Errorf("%w: ConfigMap %s (resourceVersion %s): %v (it was left as is; fix it or delete it to start with no dynamic config)",
 			ErrCorrupt, s.ref(), cm.ResourceVersion, err)
@@ -287,7 +293,7 @@ func (s *ConfigMapStore) decode(cm *corev1.ConfigMap) cmState {
 
 // decodeConfigMapData reads the store's keys. No data at all is an empty
 // store.
-func decodeConfigMapData(data map[string]string) (*ExecutionConfig, []AuditEntry, error) {
+func decodeConfigMapData[T any](data map[string]string, kind DocKind[T]) (*T, []AuditEntry, error) {
 	if len(data) == 0 {
 		return nil, nil, nil
 	}
@@ -298,10 +304,10 @@ func decodeConfigMapData(data map[string]string) (*ExecutionConfig, []AuditEntry
 	if format != configMapFormatVersion {
 		return nil, nil, fmt.Errorf("key %q: unsupported format %q (want %q)", ConfigMapKeyFormat, format, configMapFormatVersion)
 	}
-	var cfg *ExecutionConfig
+	var cfg *T
 	raw := strings.TrimSpace(data[ConfigMapKeyConfig])
 	if raw != "" && raw != "null" {
-		c, _, err := Parse([]byte(raw))
+		c, err := kind.Parse([]byte(raw))
 		if err != nil {
 			return nil, nil, fmt.Errorf("key %q: %v", ConfigMapKeyConfig, err)
 		}
@@ -327,7 +333,7 @@ func keySet(m map[string]string) map[string]bool {
 // encodeConfigMapData is decodeConfigMapData's inverse. The history is
 // capped to maxCount entries and maxBytes of JSON, oldest dropping first;
 // the newest entry is always kept.
-func encodeConfigMapData(cfg *ExecutionConfig, history []AuditEntry, maxCount, maxBytes int) (map[string]string, int, error) {
+func encodeConfigMapData(cfg any, history []AuditEntry, maxCount, maxBytes int) (map[string]string, int, error) {
 	c, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, 0, fmt.Errorf("encode execution config: %w", err)
@@ -390,7 +396,7 @@ func encodeHistory(history []AuditEntry, maxCount, maxBytes int) ([]byte, int, e
 // observe takes a watch notification: it updates the state and tells
 // subscribers of a readable change they have not heard of. It runs on the
 // informer's goroutine only.
-func (s *ConfigMapStore) observe(obj any, deleted bool) {
+func (s *ConfigMapStore[T]) observe(obj any, deleted bool) {
 	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 		obj = tomb.Obj
 	}
@@ -398,9 +404,9 @@ func (s *ConfigMapStore) observe(obj any, deleted bool) {
 	if !ok {
 		return
 	}
-	var st cmState
+	var st cmState[T]
 	if deleted {
-		st = cmState{rv: cm.ResourceVersion}
+		st = cmState[T]{rv: cm.ResourceVersion}
 	} else {
 		st = s.decode(cm)
 	}
@@ -415,7 +421,7 @@ func (s *ConfigMapStore) observe(obj any, deleted bool) {
 		s.mu.Unlock()
 		return
 	}
-	var subs []func(*ExecutionConfig)
+	var subs []func(*T)
 	if st.corrupt == nil {
 		for _, f := range s.subs {
 			subs = append(subs, f)
@@ -435,7 +441,7 @@ func (s *ConfigMapStore) observe(obj any, deleted bool) {
 // setStateLocked makes st the current state if it is newer than the one
 // held. A deletion may carry the resourceVersion of the object it removes,
 // so it applies at an equal one. s.mu is held.
-func (s *ConfigMapStore) setStateLocked(st cmState, orEqual bool) {
+func (s *ConfigMapStore[T]) setStateLocked(st cmState[T], orEqual bool) {
 	if !newerRV(st.rv, s.state.rv, orEqual) {
 		return
 	}
@@ -445,7 +451,7 @@ func (s *ConfigMapStore) setStateLocked(st cmState, orEqual bool) {
 	s.state = st
 }
 
-func (s *ConfigMapStore) setState(st cmState) {
+func (s *ConfigMapStore[T]) setState(st cmState[T]) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
@@ -456,7 +462,7 @@ func (s *ConfigMapStore) setState(st cmState) {
 // waitNotified waits, up to ownWriteNotifyWait, until the watch has told
 // subscribers of resourceVersion rv, so an Update returns after its change
 // was announced, as with the file store.
-func (s *ConfigMapStore) waitNotified(ctx context.Context, rv string) {
+func (s *ConfigMapStore[T]) waitNotified(ctx context.Context, rv string) {
 	if !s.informer.HasSynced() {
 		return // the initial list will carry it
 	}
@@ -498,9 +504,9 @@ func newerRV(a, b string, orEqual bool) bool {
 
 // current returns the state to answer reads from: the watched one once
 // the watch has synced, a direct read before.
-func (s *ConfigMapStore) current(ctx context.Context) (cmState, error) {
+func (s *ConfigMapStore[T]) current(ctx context.Context) (cmState[T], error) {
 	if err := ctx.Err(); err != nil {
-		return cmState{}, err
+		return cmState[T]{}, err
 	}
 	s.mu.Lock()
 	closed := s.closed
@@ -508,7 +514,7 @@ func (s *ConfigMapStore) current(ctx context.Context) (cmState, error) {
 	if closed || !s.informer.HasSynced() {
 		st, err := s.read(ctx)
 		if err != nil {
-			return cmState{}, err
+			return cmState[T]{}, err
 		}
 		if closed {
 			return st, nil
@@ -521,7 +527,7 @@ func (s *ConfigMapStore) current(ctx context.Context) (cmState, error) {
 }
 
 // Get implements Store.
-func (s *ConfigMapStore) Get(ctx context.Context) (*ExecutionConfig, error) {
+func (s *ConfigMapStore[T]) Get(ctx context.Context) (*T, error) {
 	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
@@ -533,7 +539,7 @@ func (s *ConfigMapStore) Get(ctx context.Context) (*ExecutionConfig, error) {
 }
 
 // History implements Store.
-func (s *ConfigMapStore) History(ctx context.Context, q HistoryQuery) ([]AuditEntry, error) {
+func (s *ConfigMapStore[T]) History(ctx context.Context, q HistoryQuery) ([]AuditEntry, error) {
 	st, err := s.current(ctx)
 	if err != nil {
 		return nil, err
@@ -554,7 +560,7 @@ func retriable(err error) bool {
 // write with the read resourceVersion (create when missing); on a conflict
 // start over, up to ConflictRetries times. A corrupt ConfigMap fails with
 // ErrCorrupt and is not written.
-func (s *ConfigMapStore) Update(ctx context.Context, info AuditInfo, fn UpdateFunc) (*ExecutionConfig, AuditEntry, error) {
+func (s *ConfigMapStore[T]) Update(ctx context.Context, info AuditInfo, fn func(current *T) (*T, error)) (*T, AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, AuditEntry{}, err
 	}
@@ -562,7 +568,7 @@ func (s *ConfigMapStore) Update(ctx context.Context, info AuditInfo, fn UpdateFu
 	defer s.writeMu.Unlock()
 	cms := s.client.CoreV1().ConfigMaps(s.cfg.Namespace)
 	var (
-		next    *ExecutionConfig
+		next    *T
 		entry   AuditEntry
 		written *corev1.ConfigMap
 		rounds  int
@@ -581,7 +587,7 @@ func (s *ConfigMapStore) Update(ctx context.Context, info AuditInfo, fn UpdateFu
 		case err != nil:
 			return fmt.Errorf("read execution config ConfigMap %s: %w", s.ref(), err)
 		}
-		var st cmState
+		var st cmState[T]
 		if exists {
 			st = s.decode(cm)
 			if st.corrupt != nil {
@@ -595,7 +601,7 @@ func (s *ConfigMapStore) Update(ctx context.Context, info AuditInfo, fn UpdateFu
 		if n == nil {
 			return errors.New("update produced no config")
 		}
-		e, err := NewAuditEntry(n, info, s.cfg.Now())
+		e, err := NewAuditEntry(s.kind.Key, n, info, s.cfg.Now())
 		if err != nil {
 			return err
 		}
@@ -640,7 +646,7 @@ func (s *ConfigMapStore) Update(ctx context.Context, info AuditInfo, fn UpdateFu
 	return next, entry, nil
 }
 
-func (s *ConfigMapStore) newConfigMap(data map[string]string) *corev1.ConfigMap {
+func (s *ConfigMapStore[T]) newConfigMap(data map[string]string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      s.cfg.Name,
@@ -664,7 +670,7 @@ func (s *ConfigMapStore) newConfigMap(data map[string]string) *corev1.ConfigMap 
 // deletion (as nil). Calls come from the watch's goroutine, one at a time,
 // in the order of the changes. A corrupt change is not passed on; Get
 // reports it.
-func (s *ConfigMapStore) Subscribe(fn func(*ExecutionConfig)) (cancel func()) {
+func (s *ConfigMapStore[T]) Subscribe(fn func(*T)) (cancel func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.nextSub

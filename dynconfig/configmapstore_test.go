@@ -50,7 +50,7 @@ func newCMEnv(t *testing.T) cmEnv {
 }
 
 // open opens a store on the env's namespace and closes it with the test.
-func (e cmEnv) open(t *testing.T, cfg ConfigMapStoreConfig) *ConfigMapStore {
+func (e cmEnv) open(t *testing.T, cfg ConfigMapStoreConfig) *ConfigMapStore[ExecutionConfig] {
 	t.Helper()
 	cfg.Namespace = e.ns
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -136,7 +136,7 @@ func TestConfigMapStorePreCreatedEmptyConfigMap(t *testing.T) {
 func TestConfigMapStoreTwoInstancesLoseNothing(t *testing.T) {
 	env := newCMEnv(t)
 	ctx := context.Background()
-	stores := []*ConfigMapStore{env.open(t, ConfigMapStoreConfig{}), env.open(t, ConfigMapStoreConfig{})}
+	stores := []*ConfigMapStore[ExecutionConfig]{env.open(t, ConfigMapStoreConfig{}), env.open(t, ConfigMapStoreConfig{})}
 	const perStore = 10
 	var wg sync.WaitGroup
 	for i, s := range stores {
@@ -487,7 +487,7 @@ func TestConfigMapStoreLeastPrivilege(t *testing.T) {
 
 // gateway is one replica's dynamic-config stack: store, manager, endpoints.
 type gateway struct {
-	store *ConfigMapStore
+	store *ConfigMapStore[ExecutionConfig]
 	mgr   *Manager
 	url   string
 }

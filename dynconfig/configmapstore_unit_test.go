@@ -117,7 +117,7 @@ func auditEntries(t *testing.T, n, commentLen int) []AuditEntry {
 	t.Helper()
 	out := make([]AuditEntry, n)
 	for i := range out {
-		e, err := NewAuditEntry(capacityConfig(1), AuditInfo{Comment: fmt.Sprintf("%03d%s", i, strings.Repeat("c", commentLen))}, time.Unix(int64(i), 0))
+		e, err := NewAuditEntry(ConfigKey, capacityConfig(1), AuditInfo{Comment: fmt.Sprintf("%03d%s", i, strings.Repeat("c", commentLen))}, time.Unix(int64(i), 0))
 		require.NoError(t, err)
 		out[i] = e
 	}
@@ -161,7 +161,7 @@ func TestEncodeConfigMapDataRefusesOversizedConfig(t *testing.T) {
 	// payload), so a bit over half the limit is too big.
 	sels := []Selector{{SelectionKey: strings.Repeat("k", 300<<10)}, {SelectionKey: strings.Repeat("j", 300<<10)}}
 	big := &ExecutionConfig{PodTemplateSelectStrategy: &Strategy{Type: StrategyTypeSelectorBased, Selectors: sels}}
-	e, err := NewAuditEntry(big, AuditInfo{}, time.Now())
+	e, err := NewAuditEntry(ConfigKey, big, AuditInfo{}, time.Now())
 	require.NoError(t, err)
 	_, _, err = encodeConfigMapData(big, []AuditEntry{e}, 10, DefaultConfigMapMaxHistoryBytes)
 	require.Error(t, err)
@@ -169,7 +169,7 @@ func TestEncodeConfigMapDataRefusesOversizedConfig(t *testing.T) {
 }
 
 func TestDecodeConfigMapData(t *testing.T) {
-	cfg, hist, err := decodeConfigMapData(nil)
+	cfg, hist, err := decodeConfigMapData(nil, ExecutionConfigDoc)
 	require.NoError(t, err)
 	assert.Nil(t, cfg)
 	assert.Nil(t, hist)
@@ -177,7 +177,7 @@ func TestDecodeConfigMapData(t *testing.T) {
 	entries := auditEntries(t, 2, 5)
 	data, _, err := encodeConfigMapData(capacityConfig(2), entries, 10, 1<<20)
 	require.NoError(t, err)
-	cfg, hist, err = decodeConfigMapData(data)
+	cfg, hist, err = decodeConfigMapData(data, ExecutionConfigDoc)
 	require.NoError(t, err)
 	assert.Equal(t, capacityConfig(2), cfg)
 	assert.Equal(t, entries, hist)
@@ -193,7 +193,7 @@ func TestDecodeConfigMapData(t *testing.T) {
 		"history object": {map[string]string{ConfigMapKeyFormat: "1", ConfigMapKeyHistory: "{}"}, `key "history.json"`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, _, err := decodeConfigMapData(tc.data)
+			_, _, err := decodeConfigMapData(tc.data, ExecutionConfigDoc)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})

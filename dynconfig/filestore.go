@@ -47,27 +47,33 @@ func (c FileStoreConfig) Validate() error {
 // same directory, fsync, rename over the old file, fsync the directory), so
 // a crash leaves either the old or the new file, never a torn one. It is
 // for a single gateway process; replicas need a shared store.
-type FileStore struct {
-	cfg FileStoreConfig
+type FileStore[T any] struct {
+	kind DocKind[T]
+	cfg  FileStoreConfig
 
 	mu      sync.Mutex
-	state   fileState
-	subs    map[int]func(*ExecutionConfig)
+	state   fileState[T]
+	subs    map[int]func(*T)
 	nextSub int
 }
 
 // fileState is the file's content.
-type fileState struct {
-	Version int              `json:"version"`
-	Config  *ExecutionConfig `json:"config"`
+type fileState[T any] struct {
+	Version int `json:"version"`
+	Config  *T  `json:"config"`
 	// History is oldest first.
 	History []AuditEntry `json:"history"`
 }
 
-// OpenFileStore loads the store at cfg.Path; a missing file is an empty
-// store. A file that cannot be parsed is reported as ErrCorrupt (with the
-// path and the reason) and left untouched.
-func OpenFileStore(cfg FileStoreConfig) (*FileStore, error) {
+// OpenFileStore opens the execution config's file store (see OpenDocFileStore).
+func OpenFileStore(cfg FileStoreConfig) (*FileStore[ExecutionConfig], error) {
+	return OpenDocFileStore(cfg, ExecutionConfigDoc)
+}
+
+// OpenDocFileStore loads the store of kind's document at cfg.Path; a
+// missing file is an empty store. A file that cannot be parsed is reported
+// as ErrCorrupt (with the path and the reason) and left untouched.
+func OpenDocFileStore[T any](cfg FileStoreConfig, kind DocKind[T]) (*FileStore[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -77,24 +83,24 @@ func OpenFileStore(cfg FileStoreConfig) (*FileStore, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &FileStore{cfg: cfg, state: fileState{Version: fileFormatVersion}, subs: map[int]func(*ExecutionConfig){}}
+	s := &FileStore[T]{kind: kind, cfg: cfg, state: fileState[T]{Version: fileFormatVersion}, subs: map[int]func(*T){}}
 	data, err := os.ReadFile(cfg.Path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
-			return nil, fmt.Errorf("create execution config store directory: %w", err)
+			return nil, fmt.Errorf("create %s store directory: %w", kind.Name, err)
 		}
 		return s, nil
 	case err != nil:
-		return nil, fmt.Errorf("read execution config store %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("read %s store %s: %w", kind.Name, cfg.Path, err)
 	}
-	if err := decodeFileState(data, &s.state); err != nil {
+	if err := decodeFileState(data, kind, &s.state); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v (the file was left as is; fix or move it away to start with no dynamic config)", ErrCorrupt, cfg.Path, err)
 	}
 	return s, nil
 }
 
-func decodeFileState(data []byte, st *fileState) error {
+func decodeFileState[T any](data []byte, kind DocKind[T], st *fileState[T]) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errors.New("file is empty")
 	}
@@ -113,7 +119,7 @@ func decodeFileState(data []byte, st *fileState) error {
 	st.Version = raw.Version
 	st.Config = nil
 	if len(raw.Config) > 0 && string(raw.Config) != "null" {
-		cfg, _, err := Parse(raw.Config)
+		cfg, err := kind.Parse(raw.Config)
 		if err != nil {
 			return fmt.Errorf("config: %v", err)
 		}
@@ -124,7 +130,7 @@ func decodeFileState(data []byte, st *fileState) error {
 }
 
 // Get implements Store.
-func (s *FileStore) Get(ctx context.Context) (*ExecutionConfig, error) {
+func (s *FileStore[T]) Get(ctx context.Context) (*T, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -135,7 +141,7 @@ func (s *FileStore) Get(ctx context.Context) (*ExecutionConfig, error) {
 
 // Update implements Store. The file is written before the change is visible
 // in memory, so a failed write changes nothing.
-func (s *FileStore) Update(ctx context.Context, info AuditInfo, fn UpdateFunc) (*ExecutionConfig, AuditEntry, error) {
+func (s *FileStore[T]) Update(ctx context.Context, info AuditInfo, fn func(current *T) (*T, error)) (*T, AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, AuditEntry{}, err
 	}
@@ -149,7 +155,7 @@ func (s *FileStore) Update(ctx context.Context, info AuditInfo, fn UpdateFunc) (
 		s.mu.Unlock()
 		return nil, AuditEntry{}, errors.New("update produced no config")
 	}
-	entry, err := NewAuditEntry(next, info, s.cfg.Now())
+	entry, err := NewAuditEntry(s.kind.Key, next, info, s.cfg.Now())
 	if err != nil {
 		s.mu.Unlock()
 		return nil, AuditEntry{}, err
@@ -158,13 +164,13 @@ func (s *FileStore) Update(ctx context.Context, info AuditInfo, fn UpdateFunc) (
 	if over := len(history) - s.cfg.MaxHistory; over > 0 {
 		history = history[over:]
 	}
-	st := fileState{Version: fileFormatVersion, Config: next, History: history}
+	st := fileState[T]{Version: fileFormatVersion, Config: next, History: history}
 	if err := s.write(st); err != nil {
 		s.mu.Unlock()
 		return nil, AuditEntry{}, err
 	}
 	s.state = st
-	subs := make([]func(*ExecutionConfig), 0, len(s.subs))
+	subs := make([]func(*T), 0, len(s.subs))
 	for _, f := range s.subs {
 		subs = append(subs, f)
 	}
@@ -176,7 +182,7 @@ func (s *FileStore) Update(ctx context.Context, info AuditInfo, fn UpdateFunc) (
 }
 
 // History implements Store.
-func (s *FileStore) History(ctx context.Context, q HistoryQuery) ([]AuditEntry, error) {
+func (s *FileStore[T]) History(ctx context.Context, q HistoryQuery) ([]AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -186,7 +192,7 @@ func (s *FileStore) History(ctx context.Context, q HistoryQuery) ([]AuditEntry, 
 }
 
 // Subscribe implements Store; a FileStore sees only its own updates.
-func (s *FileStore) Subscribe(fn func(*ExecutionConfig)) (cancel func()) {
+func (s *FileStore[T]) Subscribe(fn func(*T)) (cancel func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := s.nextSub
@@ -200,16 +206,16 @@ func (s *FileStore) Subscribe(fn func(*ExecutionConfig)) (cancel func()) {
 }
 
 // write replaces the file with st crash-safely.
-func (s *FileStore) write(st fileState) (err error) {
+func (s *FileStore[T]) write(st fileState[T]) (err error) {
 	data, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode execution config store: %w", err)
+		return fmt.Errorf("encode %s store: %w", s.kind.Name, err)
 	}
 	data = append(data, '\n')
 	dir := filepath.Dir(s.cfg.Path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(s.cfg.Path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("write execution config store: %w", err)
+		return fmt.Errorf("write %s store: %w", s.kind.Name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -218,25 +224,25 @@ func (s *FileStore) write(st fileState) (err error) {
 		}
 	}()
 	if _, err = tmp.Write(data); err != nil {
-		return fmt.Errorf("write execution config store %s: %w", tmp.Name(), err)
+		return fmt.Errorf("write %s store %s: %w", s.kind.Name, tmp.Name(), err)
 	}
 	if err = tmp.Sync(); err != nil {
-		return fmt.Errorf("sync execution config store %s: %w", tmp.Name(), err)
+		return fmt.Errorf("sync %s store %s: %w", s.kind.Name, tmp.Name(), err)
 	}
 	if err = tmp.Close(); err != nil {
-		return fmt.Errorf("close execution config store %s: %w", tmp.Name(), err)
+		return fmt.Errorf("close %s store %s: %w", s.kind.Name, tmp.Name(), err)
 	}
 	if err = os.Rename(tmp.Name(), s.cfg.Path); err != nil {
-		return fmt.Errorf("replace execution config store %s: %w", s.cfg.Path, err)
+		return fmt.Errorf("replace %s store %s: %w", s.kind.Name, s.cfg.Path, err)
 	}
 	// The rename is durable only once the directory entry is.
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync execution config store directory %s: %w", dir, err)
+		return fmt.Errorf("sync %s store directory %s: %w", s.kind.Name, dir, err)
 	}
 	defer d.Close()
 	if err = d.Sync(); err != nil {
-		return fmt.Errorf("sync execution config store directory %s: %w", dir, err)
+		return fmt.Errorf("sync %s store directory %s: %w", s.kind.Name, dir, err)
 	}
 	return nil
 }

@@ -78,21 +78,8 @@ func (h *Handlers) GetConfig(w http.ResponseWriter, r *http.Request) {
 // body when stored; 400 {"error": ...} naming the field for bad input, with
 // nothing stored; 415 for a non-JSON Content-Type.
 func (h *Handlers) PostConfig(w http.ResponseWriter, r *http.Request) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			writeError(w, http.StatusUnsupportedMediaType, "", fmt.Sprintf("Content-Type must be application/json, got %q", ct))
-			return
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("execution config is over %d bytes", MaxBodyBytes))
-			return
-		}
-		writeError(w, http.StatusBadRequest, "", "read request body: "+err.Error())
+	body, ok := readJSONBody(w, r, "execution config")
+	if !ok {
 		return
 	}
 	update, warnings, err := Parse(body)
@@ -103,11 +90,35 @@ func (h *Handlers) PostConfig(w http.ResponseWriter, r *http.Request) {
 	for _, warning := range warnings {
 		h.log.Warn("execution config POST: "+warning, "remote", r.RemoteAddr)
 	}
-	if _, err := h.m.Set(r.Context(), update, h.auditInfo(r)); err != nil {
+	if _, err := h.m.Set(r.Context(), update, auditInfo(r, h.identity)); err != nil {
 		h.fail(w, err)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// readJSONBody reads a POSTed JSON document of at most MaxBodyBytes; on a
+// problem it answers (415 for a non-JSON Content-Type, 413, 400) and
+// returns false.
+func readJSONBody(w http.ResponseWriter, r *http.Request, what string) ([]byte, bool) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			writeError(w, http.StatusUnsupportedMediaType, "", fmt.Sprintf("Content-Type must be application/json, got %q", ct))
+			return nil, false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "", fmt.Sprintf("%s is over %d bytes", what, MaxBodyBytes))
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "", "read request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
 }
 
 // GetHistory answers GET executionconfig/history: with interval, the
@@ -115,27 +126,9 @@ func (h *Handlers) PostConfig(w http.ResponseWriter, r *http.Request) {
 // 200 with a JSON array (empty when none); 400 {"error": ...} for a bad
 // interval or count.
 func (h *Handlers) GetHistory(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var hq HistoryQuery
-	if vals, ok := q["interval"]; ok {
-		iv, err := ParseInterval(vals[0])
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "interval", err.Error())
-			return
-		}
-		hq.Interval = &iv
-	} else if vals, ok := q["count"]; ok {
-		// Druid checks count only when it is used (no interval).
-		n, err := strconv.Atoi(strings.TrimSpace(vals[0]))
-		if err != nil {
-			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("count must be an integer, got %q", vals[0]))
-			return
-		}
-		if n <= 0 {
-			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("Limit [%d] must be greater than zero!", n))
-			return
-		}
-		hq.Count = n
+	hq, ok := historyQuery(w, r)
+	if !ok {
+		return
 	}
 	entries, err := h.m.History(r.Context(), hq)
 	if err != nil {
@@ -146,25 +139,60 @@ func (h *Handlers) GetHistory(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, entries)
 }
 
+// historyQuery reads Druid's history parameters: interval, else count;
+// a bad one is answered with 400 and false.
+func historyQuery(w http.ResponseWriter, r *http.Request) (HistoryQuery, bool) {
+	q := r.URL.Query()
+	var hq HistoryQuery
+	if vals, ok := q["interval"]; ok {
+		iv, err := ParseInterval(vals[0])
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "interval", err.Error())
+			return hq, false
+		}
+		hq.Interval = &iv
+	} else if vals, ok := q["count"]; ok {
+		// Druid checks count only when it is used (no interval).
+		n, err := strconv.Atoi(strings.TrimSpace(vals[0]))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("count must be an integer, got %q", vals[0]))
+			return hq, false
+		}
+		if n <= 0 {
+			writeError(w, http.StatusBadRequest, "count", fmt.Sprintf("Limit [%d] must be greater than zero!", n))
+			return hq, false
+		}
+		hq.Count = n
+	}
+	return hq, true
+}
+
 func (h *Handlers) fail(w http.ResponseWriter, err error) {
+	writeStoreError(w, h.log, "store execution config", err)
+}
+
+// writeStoreError answers a failed update: 400 naming the field for bad
+// input (a *FieldError), else 500.
+func writeStoreError(w http.ResponseWriter, log *slog.Logger, op string, err error) {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		writeError(w, http.StatusBadRequest, fe.Field, fe.Error())
 		return
 	}
-	h.log.Error("store execution config", "error", err)
-	writeError(w, http.StatusInternalServerError, "", "store execution config: "+err.Error())
+	log.Error(op, "error", err)
+	writeError(w, http.StatusInternalServerError, "", op+": "+err.Error())
 }
 
-// auditInfo builds Druid's AuditInfo for r (AuthorizationUtils.buildAuditInfo).
-func (h *Handlers) auditInfo(r *http.Request) AuditInfo {
+// auditInfo builds Druid's AuditInfo for r (AuthorizationUtils.buildAuditInfo);
+// identity, when set, finds the authenticated user.
+func auditInfo(r *http.Request, identity func(*http.Request) string) AuditInfo {
 	info := AuditInfo{
 		Author:  r.Header.Get(HeaderAuthor),
 		Comment: r.Header.Get(HeaderComment),
 		IP:      remoteIP(r.RemoteAddr),
 	}
-	if h.identity != nil {
-		if id := h.identity(r); id != "" {
+	if identity != nil {
+		if id := identity(r); id != "" {
 			info.Identity = &id
 		}
 	}

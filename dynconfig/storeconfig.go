@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -132,14 +133,23 @@ func StoreConfigFromProperties(p PropertyGetter) (StoreConfig, error) {
 }
 
 // ClosableStore is a Store to close when the gateway stops.
-type ClosableStore interface {
-	Store
+type ClosableStore = ClosableDocStore[ExecutionConfig]
+
+// ClosableDocStore is a DocStore to close when the gateway stops.
+type ClosableDocStore[T any] interface {
+	DocStore[T]
 	Close() error
 }
 
-// OpenStore opens the store cfg chooses. client is needed for the
-// ConfigMap store only; ctx bounds its first read.
+// OpenStore opens the execution config's store as cfg chooses. client is
+// needed for the ConfigMap store only; ctx bounds its first read.
 func OpenStore(ctx context.Context, cfg StoreConfig, client kubernetes.Interface) (ClosableStore, error) {
+	return OpenDocStore(ctx, cfg, client, ExecutionConfigDoc)
+}
+
+// OpenDocStore opens kind's store as cfg chooses (see StoreConfig.For for
+// where documents other than the execution config live).
+func OpenDocStore[T any](ctx context.Context, cfg StoreConfig, client kubernetes.Interface, kind DocKind[T]) (ClosableDocStore[T], error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -147,16 +157,38 @@ func OpenStore(ctx context.Context, cfg StoreConfig, client kubernetes.Interface
 		if client == nil {
 			return nil, errors.New("configmap store: a Kubernetes client is required")
 		}
-		return OpenConfigMapStore(ctx, client, cfg.ConfigMap)
+		return OpenDocConfigMapStore(ctx, client, cfg.ConfigMap, kind)
 	}
-	fs, err := OpenFileStore(cfg.File)
+	fs, err := OpenDocFileStore(cfg.File, kind)
 	if err != nil {
 		return nil, err
 	}
-	return fileStoreCloser{fs}, nil
+	return fileStoreCloser[T]{fs}, nil
 }
 
 // fileStoreCloser gives FileStore, which holds nothing open, a Close.
-type fileStoreCloser struct{ *FileStore }
+type fileStoreCloser[T any] struct{ *FileStore[T] }
 
-func (fileStoreCloser) Close() error { return nil }
+func (fileStoreCloser[T]) Close() error { return nil }
+
+// For returns where the document with the given suffix lives next to the
+// execution config: the file store uses a sibling file
+// "<name>-<suffix>.json" in the same directory, the ConfigMap store a
+// ConfigMap "<name>-<suffix>" in the same namespace, with the same history
+// caps. Each document keeps its own history.
+func (c StoreConfig) For(suffix string) StoreConfig {
+	out := c
+	switch c.Kind {
+	case StoreKindConfigMap:
+		name := c.ConfigMap.Name
+		if name == "" {
+			name = DefaultConfigMapName
+		}
+		out.ConfigMap.Name = name + "-" + suffix
+	default:
+		dir, base := filepath.Split(c.File.Path)
+		ext := filepath.Ext(base)
+		out.File.Path = filepath.Join(dir, strings.TrimSuffix(base, ext)+"-"+suffix+ext)
+	}
+	return out
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -36,7 +37,18 @@ const (
 	AttrRunner       = attribute.Key("taskgate.runner")
 	AttrRule         = attribute.Key("taskgate.rule")
 	AttrAlreadyKnown = attribute.Key("taskgate.already_known")
+	// AttrDiverted says why the task runs elsewhere than its rule chose
+	// (drain or fallback); absent when it runs where the rule chose.
+	AttrDiverted = attribute.Key("taskgate.diverted")
+	// AttrRuleName is the routing rule's name when a rule decided.
+	AttrRuleName = attribute.Key("taskgate.rule_name")
 )
+
+// Observer hears of every task Hybrid started, with the decision that sent
+// it (the migration view counts them). It must not block.
+type Observer interface {
+	TaskRouted(t *task.Task, d Decision)
+}
 
 // minSweepAt is the size of the started-id set at which Hybrid first prunes
 // ids that their runner now lists itself (see Hybrid.started).
@@ -51,6 +63,24 @@ func WithTracerProvider(tp trace.TracerProvider) HybridOption {
 	return func(h *Hybrid) {
 		if tp != nil {
 			h.tracer = tp.Tracer(instrumentationName)
+		}
+	}
+}
+
+// WithObserver adds an observer of routing decisions.
+func WithObserver(o Observer) HybridOption {
+	return func(h *Hybrid) {
+		if o != nil {
+			h.observers = append(h.observers, o)
+		}
+	}
+}
+
+// WithClock sets the clock the fallback's slot timing reads (tests).
+func WithClock(now func() time.Time) HybridOption {
+	return func(h *Hybrid) {
+		if now != nil {
+			h.now = now
 		}
 	}
 }
@@ -81,6 +111,8 @@ type Hybrid struct {
 	strategy    atomic.Pointer[strategyRef]
 	tracer      trace.Tracer
 	log         *slog.Logger
+	observers   []Observer
+	now         func() time.Time
 
 	mu sync.Mutex
 	// inflight holds the ids being submitted; later submitters of the same
@@ -93,6 +125,11 @@ type Hybrid struct {
 	started  map[string]string
 	sweepAt  int
 	sweeping bool
+	// fullSince is, per runner name, since when it has had no idle slot, as
+	// seen by submissions (a slot is only ever taken by a submission or by a
+	// queued task, so sampling around each submission sees every start of a
+	// full period). Absent: not full at the last look.
+	fullSince map[string]time.Time
 }
 
 // strategyRef boxes a Strategy so it can be swapped atomically.
@@ -129,6 +166,9 @@ func NewHybrid(k8s, worker Runner, strategy Strategy, opts ...HybridOption) (*Hy
 		inflight: make(map[string]chan struct{}),
 		started:  make(map[string]string),
 		sweepAt:  minSweepAt,
+		now:      time.Now,
+
+		fullSince: make(map[string]time.Time),
 	}
 	for _, o := range opts {
 		o(h)
@@ -186,6 +226,13 @@ func (h *Hybrid) Submit(ctx context.Context, t *task.Task) (d Decision, alreadyK
 	d, alreadyKnown, err = h.submit(ctx, t)
 	span.SetAttributes(AttrRunner.String(d.Runner), AttrRule.String(d.Rule), AttrAlreadyKnown.Bool(alreadyKnown))
 	attrs := []any{"task", t.ID, "type", t.Type, "dataSource", t.DataSource, "runner", d.Runner, "rule", d.Rule}
+	if d.RuleName != "" {
+		span.SetAttributes(AttrRuleName.String(d.RuleName))
+	}
+	if d.Diverted != "" {
+		span.SetAttributes(AttrDiverted.String(d.Diverted))
+		attrs = append(attrs, "diverted", d.Diverted)
+	}
 	switch {
 	case err != nil:
 		span.RecordError(err)
@@ -213,7 +260,7 @@ func (h *Hybrid) submit(ctx context.Context, t *task.Task) (Decision, bool, erro
 	if name, ok := h.knownBy(t.ID); ok {
 		return Decision{Runner: name, Rule: RuleAlreadyKnown}, true, nil
 	}
-	d := h.Route(t)
+	d := h.applyFallback(h.Route(t))
 	r, err := h.runnerFor(d)
 	if err != nil {
 		return d, false, fmt.Errorf("submit task %s: %w", t.ID, err)
@@ -221,12 +268,85 @@ func (h *Hybrid) submit(ctx context.Context, t *task.Task) (Decision, bool, erro
 	if err := r.Run(ctx, t); err != nil {
 		return d, false, fmt.Errorf("run task %s on %s runner (%s): %w", t.ID, d.Runner, d.Rule, err)
 	}
+	if d.Fallback != nil && d.Fallback.NoSlotFor > 0 {
+		// The task may have taken the last slot: start the full period now.
+		h.sampleFull(r, h.now())
+	}
+	for _, o := range h.observers {
+		o.TaskRouted(t, d)
+	}
 	// Only remember the id ourselves while the runner does not list it; once
 	// it does, its own Get keeps the id from being started twice.
 	if _, ok := r.Get(t.ID); !ok {
 		startedOn = d.Runner
 	}
 	return d, false, nil
+}
+
+// applyFallback spills d to the other runner when its rule's fallback says
+// so and the other runner can take the task.
+func (h *Hybrid) applyFallback(d Decision) Decision {
+	fb := d.Fallback
+	if fb == nil || d.Diverted != "" {
+		return d
+	}
+	chosen, err := h.runnerFor(d)
+	if err != nil {
+		return d
+	}
+	otherName := RunnerWorker
+	if d.Runner == RunnerWorker {
+		otherName = RunnerK8s
+	}
+	other, _ := h.runnerFor(Decision{Runner: otherName})
+	var why string
+	if fb.Unreachable {
+		if reason := unreachable(chosen); reason != "" {
+			why = fmt.Sprintf("fallback: %s runner unreachable (%s)", d.Runner, reason)
+		}
+	}
+	if why == "" && fb.NoSlotFor > 0 {
+		now := h.now()
+		if since, full := h.sampleFull(chosen, now); full && now.Sub(since) >= fb.NoSlotFor {
+			if _, otherFull := h.sampleFull(other, now); !otherFull {
+				why = fmt.Sprintf("fallback: %s runner has had no idle slot for %s (limit %s)", d.Runner, now.Sub(since).Round(time.Second), fb.NoSlotFor)
+			}
+		}
+	}
+	if why == "" || unreachable(other) != "" {
+		return d
+	}
+	d.Runner, d.Diverted = otherName, why
+	return d
+}
+
+// unreachable asks r's Reachability, if it has one.
+func unreachable(r Runner) string {
+	if rr, ok := r.(Reachability); ok {
+		return rr.Unreachable()
+	}
+	return ""
+}
+
+// sampleFull looks at r's idle slots now and returns since when it has been
+// full (full is false when it has an idle slot).
+func (h *Hybrid) sampleFull(r Runner, now time.Time) (since time.Time, full bool) {
+	idle := 0
+	for _, n := range r.IdleSlots() {
+		idle += n
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if idle > 0 {
+		delete(h.fullSince, r.Name())
+		return time.Time{}, false
+	}
+	since, ok := h.fullSince[r.Name()]
+	if !ok {
+		since = now
+		h.fullSince[r.Name()] = now
+	}
+	return since, true
 }
 
 // acquire makes the caller the only submitter of id. It returns knownOn when

@@ -87,13 +87,13 @@ func TestHybridSubmitRoutesByStrategy(t *testing.T) {
 			h, k8s, worker, _ := newTestHybrid(t, tc.cfg)
 			tk := newTask(t, "task-1", tc.taskType, "wiki")
 
-			assert.Equal(t, Decision{tc.wantRunner, tc.wantRule}, h.Route(tk), "dry run")
+			assert.Equal(t, Decision{Runner: tc.wantRunner, Rule: tc.wantRule}, h.Route(tk), "dry run")
 			assert.Zero(t, k8s.totalRuns()+worker.totalRuns(), "Route must not run anything")
 
 			d, known, err := h.Submit(context.Background(), tk)
 			require.NoError(t, err)
 			assert.False(t, known)
-			assert.Equal(t, Decision{tc.wantRunner, tc.wantRule}, d)
+			assert.Equal(t, Decision{Runner: tc.wantRunner, Rule: tc.wantRule}, d)
 
 			chosen, other := k8s, worker
 			if tc.wantRunner == RunnerWorker {

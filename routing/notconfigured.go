@@ -79,3 +79,7 @@ func (n *NotConfigured) UsedCapacity() int { return -1 }
 func (n *NotConfigured) Subscribe(Listener) func() { return func() {} }
 
 var _ Runner = (*NotConfigured)(nil)
+
+// Unreachable implements Reachability: a runner that is not set up can
+// never take a spilled task.
+func (n *NotConfigured) Unreachable() string { return "not configured: " + n.reason }

@@ -19,19 +19,19 @@ func TestNewStrategyDecide(t *testing.T) {
 		taskType string
 		want     Decision
 	}{
-		{"zero config is k8s", StrategyConfig{}, "index_parallel", Decision{RunnerK8s, "runnerStrategy.type=k8s"}},
-		{"k8s sends everything to k8s", StrategyConfig{Type: StrategyK8s}, "index_kafka", Decision{RunnerK8s, "runnerStrategy.type=k8s"}},
-		{"worker sends everything to worker", StrategyConfig{Type: StrategyWorker}, "compact", Decision{RunnerWorker, "runnerStrategy.type=worker"}},
+		{"zero config is k8s", StrategyConfig{}, "index_parallel", Decision{Runner: RunnerK8s, Rule: "runnerStrategy.type=k8s"}},
+		{"k8s sends everything to k8s", StrategyConfig{Type: StrategyK8s}, "index_kafka", Decision{Runner: RunnerK8s, Rule: "runnerStrategy.type=k8s"}},
+		{"worker sends everything to worker", StrategyConfig{Type: StrategyWorker}, "compact", Decision{Runner: RunnerWorker, Rule: "runnerStrategy.type=worker"}},
 		{"k8s ignores taskType overrides", StrategyConfig{Type: StrategyK8s, TaskTypeOverrides: overrides}, "index_kafka",
-			Decision{RunnerK8s, "runnerStrategy.type=k8s"}},
-		{"override to worker", taskTypeCfg(RunnerK8s, overrides), "index_kafka", Decision{RunnerWorker, "taskType.overrides[index_kafka]"}},
-		{"override to k8s", taskTypeCfg(RunnerWorker, overrides), "compact", Decision{RunnerK8s, "taskType.overrides[compact]"}},
+			Decision{Runner: RunnerK8s, Rule: "runnerStrategy.type=k8s"}},
+		{"override to worker", taskTypeCfg(RunnerK8s, overrides), "index_kafka", Decision{Runner: RunnerWorker, Rule: "taskType.overrides[index_kafka]"}},
+		{"override to k8s", taskTypeCfg(RunnerWorker, overrides), "compact", Decision{Runner: RunnerK8s, Rule: "taskType.overrides[compact]"}},
 		{"override same as default still names the override", taskTypeCfg(RunnerK8s, overrides), "compact",
-			Decision{RunnerK8s, "taskType.overrides[compact]"}},
-		{"type not listed falls to default k8s", taskTypeCfg(RunnerK8s, overrides), "index_parallel", Decision{RunnerK8s, "taskType.default"}},
-		{"type not listed falls to default worker", taskTypeCfg(RunnerWorker, overrides), "index_parallel", Decision{RunnerWorker, "taskType.default"}},
-		{"match is case-sensitive", taskTypeCfg(RunnerK8s, overrides), "INDEX_KAFKA", Decision{RunnerK8s, "taskType.default"}},
-		{"no overrides at all", taskTypeCfg(RunnerWorker, nil), "index_kafka", Decision{RunnerWorker, "taskType.default"}},
+			Decision{Runner: RunnerK8s, Rule: "taskType.overrides[compact]"}},
+		{"type not listed falls to default k8s", taskTypeCfg(RunnerK8s, overrides), "index_parallel", Decision{Runner: RunnerK8s, Rule: "taskType.default"}},
+		{"type not listed falls to default worker", taskTypeCfg(RunnerWorker, overrides), "index_parallel", Decision{Runner: RunnerWorker, Rule: "taskType.default"}},
+		{"match is case-sensitive", taskTypeCfg(RunnerK8s, overrides), "INDEX_KAFKA", Decision{Runner: RunnerK8s, Rule: "taskType.default"}},
+		{"no overrides at all", taskTypeCfg(RunnerWorker, nil), "index_kafka", Decision{Runner: RunnerWorker, Rule: "taskType.default"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -71,8 +71,8 @@ func TestStrategyNilTask(t *testing.T) {
 		want Decision
 	}{
 		{StrategyConfig{Type: StrategyTaskType, TaskTypeDefault: RunnerWorker, TaskTypeOverrides: map[string]string{"index": RunnerK8s}},
-			Decision{RunnerWorker, RuleTaskTypeDefault}},
-		{StrategyConfig{Type: StrategyWorker}, Decision{RunnerWorker, RuleTypeWorker}},
+			Decision{Runner: RunnerWorker, Rule: RuleTaskTypeDefault}},
+		{StrategyConfig{Type: StrategyWorker}, Decision{Runner: RunnerWorker, Rule: RuleTypeWorker}},
 	} {
 		s, err := NewStrategy(tc.cfg)
 		require.NoError(t, err)
@@ -101,8 +101,8 @@ func BenchmarkTaskTypeStrategy_200Overrides(b *testing.B) {
 		taskType string
 		want     Decision
 	}{
-		{"override", "task_type_151", Decision{RunnerWorker, "taskType.overrides[task_type_151]"}},
-		{"default", "index_parallel", Decision{RunnerK8s, RuleTaskTypeDefault}},
+		{"override", "task_type_151", Decision{Runner: RunnerWorker, Rule: "taskType.overrides[task_type_151]"}},
+		{"default", "index_parallel", Decision{Runner: RunnerK8s, Rule: RuleTaskTypeDefault}},
 	} {
 		tk := newTask(b, "bench-task", bc.taskType, "wiki")
 		require.Equal(b, bc.want, s.Decide(tk))
