@@ -122,6 +122,8 @@ type Runner struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	workers   map[string]*workerState
+	// draining holds hosts that get no new task (see SetDraining).
+	draining  map[string]bool
 	items     map[string]*item
 	pending   []*item
 	inflight  int
@@ -415,10 +417,10 @@ func (r *Runner) workItemLocked(it *item) routing.WorkItem {
 	return wi
 }
 
-// eligibleLocked: initialised, enabled, not blacklisted, syncing, no
+// eligibleLocked: initialised, enabled, not draining, not blacklisted, syncing, no
 // unacknowledged assignment, version high enough.
 func (r *Runner) eligibleLocked(w *workerState, now time.Time) bool {
-	return w.initialized && !w.disabled && !w.removed && !w.syncFailing && !w.inflight &&
+	return w.initialized && !w.disabled && !w.removed && !w.syncFailing && !w.inflight && !r.draining[w.info.Host] &&
 		(w.blacklisted.IsZero() || !now.Before(w.blacklisted)) && w.info.Version >= r.cfg.MinWorkerVersion
 }
 

@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/go-cleanhttp"
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/taskgate/taskgate/internal/smile"
 )
 
 // ClientConfig configures a Client for one worker.
@@ -44,6 +46,12 @@ type ClientConfig struct {
 	Password string
 	// Logger receives retry messages; default slog.Default().
 	Logger *slog.Logger
+	// Smile makes the client encode as Druid's Overlord does: assignTask
+	// bodies are sent as Smile, and the sync call sends
+	// "Accept: application/x-jackson-smile" and decodes the answer as Smile
+	// whatever its Content-Type. Real workers speak both; JSON (the default)
+	// is easier to read on the wire.
+	Smile bool
 }
 
 func (c *ClientConfig) withDefaults() ClientConfig {
@@ -199,16 +207,25 @@ func drain(resp *http.Response) {
 	_ = resp.Body.Close()
 }
 
-// AssignTask POSTs the task JSON (sent byte-for-byte) to assignTask. Success
+// AssignTask POSTs the task to assignTask: the JSON byte for byte, or its
+// Smile encoding when ClientConfig.Smile is set. Success
 // is HTTP 200 exactly; other answers are retried up to Attempts in total
 // when retryable (transport errors, 5xx except 501, 429).
 func (c *Client) AssignTask(ctx context.Context, taskJSON []byte) error {
 	op := "assign task"
-	req, err := c.newRequest(ctx, http.MethodPost, PathAssignTask, nil, taskJSON)
+	body, contentType := taskJSON, ContentTypeJSON
+	if c.cfg.Smile {
+		b, err := smile.FromJSON(taskJSON, smile.EncodeOptions{})
+		if err != nil {
+			return fmt.Errorf("%s: encode task as Smile: %w", op, err)
+		}
+		body, contentType = b, ContentTypeSmile
+	}
+	req, err := c.newRequest(ctx, http.MethodPost, PathAssignTask, nil, body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", ContentTypeJSON)
+	req.Header.Set("Content-Type", contentType)
 	resp, err := do(c.retry, req, op)
 	if err != nil {
 		return err
@@ -246,7 +263,11 @@ func (c *Client) Sync(ctx context.Context, since *Counter, timeout time.Duration
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", ContentTypeJSON)
+	if c.cfg.Smile {
+		req.Header.Set("Accept", ContentTypeSmile)
+	} else {
+		req.Header.Set("Accept", ContentTypeJSON)
+	}
 	resp, err := do(c.once, req, op)
 	if err != nil {
 		return nil, err
@@ -260,10 +281,36 @@ func (c *Client) Sync(ctx context.Context, since *Counter, timeout time.Duration
 		return nil, statusError(op, resp)
 	}
 	var snap ChangeRequestsSnapshot
+	if c.cfg.Smile {
+		if err := decodeSmile(resp.Body, &snap); err != nil {
+			return nil, fmt.Errorf("%s: decode Smile snapshot: %w", op, err)
+		}
+		return &snap, nil
+	}
 	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
 		return nil, fmt.Errorf("%s: decode snapshot: %w", op, err)
 	}
 	return &snap, nil
+}
+
+// maxSmileBody bounds a Smile answer read into memory before decoding.
+const maxSmileBody = smile.DefaultMaxOutputBytes
+
+// decodeSmile reads one Smile document (as the Overlord's Smile mapper does,
+// the header is required) and decodes it into v through its JSON form.
+func decodeSmile(r io.Reader, v any) error {
+	b, err := io.ReadAll(io.LimitReader(r, maxSmileBody+1))
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	if len(b) > maxSmileBody {
+		return fmt.Errorf("answer larger than %d bytes", maxSmileBody)
+	}
+	j, err := smile.ToJSON(b)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(j, v)
 }
 
 // ShutdownTask asks the worker to stop a task (200 also for unknown ids).

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/taskgate/taskgate/internal/smile"
 	"github.com/taskgate/taskgate/task"
 )
 
@@ -70,8 +72,8 @@ type HandlerOption func(*handler)
 // WithLogger sets the router's logger (default slog.Default()).
 func WithLogger(l *slog.Logger) HandlerOption { return func(h *handler) { h.log = l } }
 
-// WithMaxTaskBytes bounds an assignTask body (default 64 MiB); larger bodies
-// get 413.
+// WithMaxTaskBytes bounds an assignTask body (default 64 MiB), and for a
+// Smile body also the JSON it decodes to; larger bodies get 413.
 func WithMaxTaskBytes(n int64) HandlerOption { return func(h *handler) { h.maxTaskBytes = n } }
 
 type handler struct {
@@ -82,6 +84,14 @@ type handler struct {
 
 // NewHandler serves Druid's worker endpoints (W1–W7 of the protocol
 // reference) from svc, with Druid's status codes and bodies.
+//
+// Encodings are those of a real worker, so an unmodified Overlord (runner
+// type httpRemote, which only speaks Smile to workers) can use it: assignTask
+// takes JSON or Smile bodies (Content-Type application/x-jackson-smile), and
+// the sync endpoint answers Smile when Accept is exactly
+// application/x-jackson-smile (TaskManagementResource's test), JSON
+// otherwise. The WorkerResource endpoints (shutdown, enabled, tasks, …)
+// answer JSON only, as Druid's @Produces(APPLICATION_JSON) does.
 func NewHandler(svc WorkerService, opts ...HandlerOption) http.Handler {
 	h := &handler{svc: svc, log: slog.Default(), maxTaskBytes: 64 << 20}
 	for _, o := range opts {
@@ -124,10 +134,9 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusBadRequest, "timeout must be positive.")
 		return
 	}
-	if r.Header.Get("Accept") == ContentTypeSmile {
-		writeText(w, http.StatusNotAcceptable, "Smile encoding is not supported by this worker; send Accept: application/json")
-		return
-	}
+	// Druid compares the whole header: anything else (a list, a q-value)
+	// gets JSON.
+	asSmile := r.Header.Get("Accept") == ContentTypeSmile
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(timeout)*time.Millisecond)
 	defer cancel()
 	snap, err := h.svc.Changes(ctx, Counter{Counter: counter, Hash: hash})
@@ -142,20 +151,22 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if asSmile {
+		writeSmile(w, http.StatusOK, snap)
+		return
+	}
 	writeJSON(w, http.StatusOK, snap)
 }
 
 func (h *handler) assign(w http.ResponseWriter, r *http.Request) {
+	isSmile := false
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mt != ContentTypeJSON && mt != ContentTypeSmile) {
-			writeText(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; use application/json", ct))
+			writeText(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not supported; use %s or %s", ct, ContentTypeJSON, ContentTypeSmile))
 			return
 		}
-		if mt == ContentTypeSmile {
-			writeText(w, http.StatusUnsupportedMediaType, "Smile request bodies are not supported by this worker; use application/json")
-			return
-		}
+		isSmile = mt == ContentTypeSmile
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxTaskBytes))
 	if err != nil {
@@ -166,6 +177,20 @@ func (h *handler) assign(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "read task: " + err.Error()})
 		return
+	}
+	if isSmile {
+		// The Overlord always sends the task as Smile; the rest of the
+		// worker deals in the task's JSON, so convert once here.
+		j, err := smile.DecodeOptions{MaxOutputBytes: int(min(h.maxTaskBytes, math.MaxInt))}.ToJSON(body)
+		if err != nil {
+			if errors.Is(err, smile.ErrOutputTooLarge) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("task JSON larger than %d bytes", h.maxTaskBytes)})
+				return
+			}
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "decode Smile task body: " + err.Error()})
+			return
+		}
+		body = j
 	}
 	t, err := task.Parse(body)
 	if err != nil {
@@ -290,6 +315,24 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 		return
 	}
 	w.Header().Set("Content-Type", ContentTypeJSON)
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// writeSmile answers v in Smile as Druid's Smile mapper writes it: the JSON
+// encoding (field order, nulls) converted token by token.
+func writeSmile(w http.ResponseWriter, code int, v any) {
+	j, err := Marshal(v)
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, "encode response: "+err.Error())
+		return
+	}
+	b, err := smile.FromJSON(j, smile.EncodeOptions{})
+	if err != nil {
+		writeText(w, http.StatusInternalServerError, "encode response as Smile: "+err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", ContentTypeSmile)
 	w.WriteHeader(code)
 	_, _ = w.Write(b)
 }

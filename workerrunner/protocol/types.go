@@ -4,12 +4,12 @@
 // that serves the same endpoints behind the WorkerService interface, and the
 // counter/hash change history behind the long-poll sync endpoint.
 //
-// Only JSON is spoken. Real workers answer JSON whenever the caller does not
-// ask for Smile, so the client works against unmodified Middle Managers. The
-// router refuses Smile explicitly (415 for a Smile request body, 406 for
-// "Accept: application/x-jackson-smile" on the sync endpoint) instead of
-// answering JSON that a Smile-only caller would fail to parse with a
-// confusing error.
+// Real workers answer JSON unless the caller asks for Smile. The router
+// speaks both, as a real worker does: assignTask accepts JSON or Smile
+// bodies, and the sync endpoint answers Smile when Accept is exactly
+// application/x-jackson-smile (see NewHandler), which is what an unmodified
+// Overlord sends. The client speaks JSON, or Smile when ClientConfig.Smile
+// is set.
 package protocol
 
 import (
