@@ -128,6 +128,11 @@ type Config struct {
 	// escalator internal client credentials); empty: none.
 	Username string
 	Password string
+	// Smile makes the runner speak Jackson Smile to its workers, exactly as
+	// an Overlord does (assignTask bodies and sync answers). Off by default:
+	// real Middle Managers answer JSON too. The gateway-as-worker tests use
+	// it to play an unmodified Overlord.
+	Smile bool
 
 	// Discovery is "static" (Workers) or "k8s" (druid.discovery.type=k8s).
 	Discovery string

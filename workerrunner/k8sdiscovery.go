@@ -23,8 +23,10 @@ import (
 const (
 	LabelClusterIdentifier = "druidDiscoveryAnnouncement-cluster-identifier"
 	LabelAnnouncementID    = "druidDiscoveryAnnouncement-id"
-	labelRolePrefix        = "druidDiscoveryAnnouncement-"
-	annotationInfoPrefix   = "druidNodeInfo-"
+	// LabelRolePrefix + role ("middleManager") = "true" marks an announced role.
+	LabelRolePrefix = "druidDiscoveryAnnouncement-"
+	// AnnotationInfoPrefix + role holds the DiscoveryDruidNode JSON.
+	AnnotationInfoPrefix = "druidNodeInfo-"
 )
 
 // Node roles that announce a workerNodeService, as HRTR watches them.
@@ -150,10 +152,10 @@ func (d *K8sDiscovery) announced(p *corev1.Pod) (WorkerInfo, bool) {
 		return WorkerInfo{}, false
 	}
 	for _, role := range workerRoles {
-		if p.Labels[labelRolePrefix+role] != "true" {
+		if p.Labels[LabelRolePrefix+role] != "true" {
 			continue
 		}
-		raw, ok := p.Annotations[annotationInfoPrefix+role]
+		raw, ok := p.Annotations[AnnotationInfoPrefix+role]
 		if !ok {
 			continue
 		}

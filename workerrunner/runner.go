@@ -116,12 +116,12 @@ type Runner struct {
 	log  *slog.Logger
 	now  func() time.Time
 
-	mu        sync.Mutex
-	started   bool
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	workers   map[string]*workerState
+	mu      sync.Mutex
+	started bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	workers map[string]*workerState
 	// draining holds hosts that get no new task (see SetDraining).
 	draining  map[string]bool
 	items     map[string]*item

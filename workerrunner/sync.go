@@ -30,7 +30,7 @@ func (r *Runner) WorkerAdded(info WorkerInfo) {
 		return protocol.NewClient(protocol.ClientConfig{
 			BaseURL: info.URL(), Attempts: attempts, RequestTimeout: timeout,
 			RetryWaitMin: r.cfg.SyncBackoffMin, RetryWaitMax: r.cfg.SyncBackoffMax,
-			Username: r.cfg.Username, Password: r.cfg.Password, Logger: r.log,
+			Username: r.cfg.Username, Password: r.cfg.Password, Logger: r.log, Smile: r.cfg.Smile,
 		})
 	}
 	c, err := mk(r.cfg.AssignRequestMaxRetries, r.cfg.AssignRequestHTTPTimeout)
