@@ -164,16 +164,28 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}
 		worker = r
 	}
+	// The static runner strategy is the live routing config's starting value.
+	rs, strategy, err := openRouting(ctx, wire, kube, log)
+	if err != nil {
+		return err
+	}
+	defer rs.close()
+	if err := rs.newTracker(wire, worker, tel, log); err != nil {
+		return err
+	}
 	hybrid, err := routing.NewHybrid(
 		k8s,
 		worker,
-		wire.strategy,
+		strategy,
 		routing.WithLogger(log.With("component", "routing")),
 		routing.WithTracerProvider(tel.TracerProvider),
+		routing.WithObserver(rs.tracker),
 	)
 	if err != nil {
 		return err
 	}
+	defer rs.follow(hybrid, worker, log.With("component", "routing"))()
+	defer hybrid.Subscribe(rs.tracker.OnEvent)()
 	if err := hybrid.Start(ctx); err != nil {
 		return fmt.Errorf("start runners: %w", err)
 	}
@@ -181,8 +193,17 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	if err != nil {
 		return fmt.Errorf("restore tasks: %w", err)
 	}
-	log.Info("runners started", "strategy", wire.strategyConfig.Type, "restored", len(restored))
+	rs.tracker.Restored(restored)
+	log.Info("runners started", "routing", fmt.Sprint(hybrid.Strategy()), "restored", len(restored))
+	stopWorkerAPI := func(context.Context) error { return nil }
+	if wire.workerAPI.listen != "" {
+		if stopWorkerAPI, err = startWorkerAPI(ctx, wire.workerAPI, hybrid, kube, o.environ, log); err != nil {
+			_ = hybrid.Stop(context.Background())
+			return err
+		}
+	}
 
+	var ln net.Listener
 	srv, err := api.NewServer(wire.api, hybrid, append([]api.Option{
 		api.WithLogger(log.With("component", "api")),
 		api.WithVersion(version.Version),
@@ -194,16 +215,20 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}),
 		api.WithResourceRoutes(api.ConfigResource, execConfig.Register),
 		authOpt,
-	}, k8sRoutes...)...,
+	}, append(k8sRoutes, rs.routes(log)...)...)...,
 	)
+	if err == nil {
+		ln, err = net.Listen("tcp", wire.api.ListenAddress)
+		if err != nil {
+			err = fmt.Errorf("listen on %s: %w", wire.api.ListenAddress, err)
+		}
+	}
 	if err != nil {
+		_ = stopWorkerAPI(context.Background())
+		_ = hybrid.Stop(context.Background())
 		return err
 	}
 	hs := srv.HTTPServer()
-	ln, err := net.Listen("tcp", wire.api.ListenAddress)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", wire.api.ListenAddress, err)
-	}
 	scheme := "http"
 	if hs.TLSConfig != nil {
 		scheme = "https"
@@ -222,6 +247,7 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 
 	select {
 	case err := <-serveErr:
+		_ = stopWorkerAPI(context.Background())
 		_ = hybrid.Stop(context.Background())
 		return fmt.Errorf("http server: %w", err)
 	case <-ctx.Done():
@@ -230,6 +256,9 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	var errs []error
+	if err := stopWorkerAPI(sctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := hs.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/api"
@@ -59,6 +60,10 @@ type wiring struct {
 	runsWorker bool
 	worker     workerrunner.Config
 	taskLogs   tasklogs.Config
+	// migrationWindow is the migration view's window.
+	migrationWindow time.Duration
+	// workerAPI is the gateway-as-a-worker listener; off when listen is "".
+	workerAPI workerAPIConfig
 }
 
 func buildWiring(props *config.Properties) (wiring, error) {
@@ -104,6 +109,15 @@ func buildWiring(props *config.Properties) (wiring, error) {
 		}
 	}
 	if w.taskLogs, err = tasklogs.ConfigFromProperties(props); err != nil {
+		return w, err
+	}
+	if w.migrationWindow, err = props.Duration(propMigrationWindow); err != nil {
+		return w, err
+	}
+	if w.migrationWindow <= 0 {
+		return w, fmt.Errorf("%s: must be longer than zero", propMigrationWindow)
+	}
+	if w.workerAPI, err = workerAPIFromProperties(props); err != nil {
 		return w, err
 	}
 	return w, nil
