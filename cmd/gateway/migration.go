@@ -31,7 +31,9 @@ const (
 	propWorkerAPICat     = "taskgate.workerApi.category"
 	propWorkerAPIVersion = "taskgate.workerApi.version"
 	propWorkerAPIAnnnce  = "taskgate.workerApi.announce"
+	propWorkerAPICluster = "taskgate.workerApi.clusterIdentifier"
 	propDruidHost        = "druid.host"
+	propDiscoveryType    = "druid.discovery.type"
 	propClusterID        = "druid.discovery.k8s.clusterIdentifier"
 )
 
@@ -181,9 +183,17 @@ func workerAPIFromProperties(props *config.Properties) (workerAPIConfig, error) 
 	if w.announce, err = props.Bool(propWorkerAPIAnnnce); err != nil {
 		return w, err
 	}
-	w.clusterID, _ = props.Get(propClusterID)
+	w.clusterID, _ = props.Get(propWorkerAPICluster)
 	if w.announce && w.clusterID == "" {
-		return w, fmt.Errorf("%s=true: set %s to the Overlord's cluster identifier", propWorkerAPIAnnnce, propClusterID)
+		return w, fmt.Errorf("%s=true: set %s to the Overlord's druid.discovery.k8s.clusterIdentifier", propWorkerAPIAnnnce, propWorkerAPICluster)
+	}
+	// The worker runner discovers Middle Managers under
+	// druid.discovery.k8s.clusterIdentifier; announcing under the same id
+	// would make the gateway its own worker.
+	if discovery, _ := props.Get(propDiscoveryType); w.announce && discovery == "k8s" {
+		if mms, _ := props.Get(propClusterID); mms == w.clusterID {
+			return w, fmt.Errorf("%s: %q is also %s, where the gateway discovers its Middle Managers; announce the gateway under the Overlord's identifier and the Middle Managers under another", propWorkerAPICluster, w.clusterID, propClusterID)
+		}
 	}
 	return w, nil
 }

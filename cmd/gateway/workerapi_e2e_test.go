@@ -100,3 +100,31 @@ taskgate.dynconfig.file=`+filepath.Join(t.TempDir(), "dynamic-config.json")+`
 	}
 	assert.Equal(t, n, mm.Stats().Assigned)
 }
+
+func TestValidateConfigWorkerAPI(t *testing.T) {
+	base := "druid.indexer.runner.type=httpRemote\ntaskgate.worker.urls=[\"http://127.0.0.1:1\"]\n"
+	tests := []struct {
+		name, props, wantErr string
+	}{
+		{"off by default", "", ""},
+		{"host from druid.host", "taskgate.workerApi.listen=:8091\ndruid.host=taskgate-0.taskgate\n", ""},
+		{"no host", "taskgate.workerApi.listen=:8091\n", "set taskgate.workerApi.host (or druid.host)"},
+		{"bad listen", "taskgate.workerApi.listen=8091\n", "taskgate.workerApi.listen: \"8091\" must be host:port"},
+		{"announce without identifier", "taskgate.workerApi.listen=:8091\ntaskgate.workerApi.host=gw:8091\ntaskgate.workerApi.announce=true\n",
+			"set taskgate.workerApi.clusterIdentifier"},
+		{"announce where it discovers", "taskgate.workerApi.listen=:8091\ntaskgate.workerApi.host=gw:8091\ntaskgate.workerApi.announce=true\n" +
+			"taskgate.workerApi.clusterIdentifier=prod\ndruid.discovery.type=k8s\ndruid.discovery.k8s.clusterIdentifier=prod\ntaskgate.worker.k8s.namespace=druid\n", "where the gateway discovers its Middle Managers"},
+		{"capacity", "taskgate.workerApi.listen=:8091\ntaskgate.workerApi.host=gw:8091\ntaskgate.workerApi.capacity=0\n", "taskgate.workerApi.capacity"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := runCmd(t, nil, "validate-config", "--config", writeProps(t, base+tc.props))
+			if tc.wantErr == "" {
+				assert.Equal(t, 0, code, errOut)
+				return
+			}
+			assert.Equal(t, 1, code)
+			assert.Contains(t, errOut, tc.wantErr)
+		})
+	}
+}
