@@ -193,3 +193,25 @@ func TestHTTPHistory(t *testing.T) {
 		assert.Contains(t, body, `"error"`, q)
 	}
 }
+
+func TestManagerCheckerRefusesAndWarns(t *testing.T) {
+	ts := newTestServer(t)
+	ts.m.SetChecker(func(cfg *ExecutionConfig) ([]string, error) {
+		if cfg.Strategy().Type == StrategyTypeSelectorBased && cfg.Strategy().Selectors[0].SelectionKey == "podSpec2" {
+			return nil, &FieldError{Field: "podTemplateSelectStrategy.selectors[0].selectionKey", Reason: `pod template "podSpec2" is refused: restartPolicy Always`}
+		}
+		return []string{"a warning"}, nil
+	})
+	code, body := ts.do(t, http.MethodPost, PathExecutionConfig,
+		`{"podTemplateSelectStrategy":{"type":"selectorBased","selectors":[{"selectionKey":"podSpec2"}]}}`, nil)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Contains(t, body, `"field":"podTemplateSelectStrategy.selectors[0].selectionKey"`)
+	assert.Nil(t, ts.m.Stored(), "nothing stored")
+	code, _ = ts.do(t, http.MethodPost, PathExecutionConfig,
+		`{"podTemplateSelectStrategy":{"type":"selectorBased","selectors":[{"selectionKey":"podSpec1"}]}}`, nil)
+	assert.Equal(t, http.StatusOK, code)
+	ts.m.SetChecker(nil)
+	code, _ = ts.do(t, http.MethodPost, PathExecutionConfig,
+		`{"podTemplateSelectStrategy":{"type":"selectorBased","selectors":[{"selectionKey":"podSpec2"}]}}`, nil)
+	assert.Equal(t, http.StatusOK, code)
+}

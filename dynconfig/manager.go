@@ -56,6 +56,24 @@ type Manager struct {
 	// the last refresh stores the newest one whatever order change
 	// notifications arrive in.
 	refreshMu sync.Mutex
+	checker   atomic.Pointer[Checker]
+}
+
+// Checker looks at an execution config before it is stored, beyond what
+// the model can check alone (the adapters lint the pod templates it
+// selects). An error refuses the POST (a *FieldError names the field);
+// warnings are logged.
+type Checker func(cfg *ExecutionConfig) (warnings []string, err error)
+
+// SetChecker installs the check every Set runs; nil removes it. The
+// checker is set after construction because what checks (the Kubernetes
+// runner's adapter) is built after the Manager it reads.
+func (m *Manager) SetChecker(c Checker) {
+	if c == nil {
+		m.checker.Store(nil)
+		return
+	}
+	m.checker.Store(&c)
 }
 
 // NewManager loads the current config from store and follows its changes
@@ -160,13 +178,24 @@ func (m *Manager) Set(ctx context.Context, update *ExecutionConfig, info AuditIn
 	if update == nil {
 		return nil, &FieldError{Reason: "execution config is required"}
 	}
+	var warnings []string
 	stored, _, err := m.store.Update(ctx, info, func(cur *ExecutionConfig) (*ExecutionConfig, error) {
 		next := cur.Merge(update)
 		if err := next.Validate(m.cfg.TemplateKeys); err != nil {
 			return nil, err
 		}
+		if c := m.checker.Load(); c != nil {
+			w, err := (*c)(next)
+			if err != nil {
+				return nil, err
+			}
+			warnings = w
+		}
 		return next, nil
 	})
+	for _, w := range warnings {
+		m.log.Warn("execution config: "+w, "author", info.Author)
+	}
 	if err != nil {
 		return nil, err
 	}
