@@ -8,6 +8,8 @@ import (
 	"maps"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -56,6 +58,9 @@ type Deps struct {
 	Selector TemplateSelector
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// MeterProvider records MetricTemplateReloadErrors; default the global
+	// provider.
+	MeterProvider metric.MeterProvider
 }
 
 // New returns the adapter named by cfg.AdapterType. It validates cfg, and for
@@ -67,6 +72,9 @@ func New(cfg Config, deps Deps) (Adapter, error) {
 	}
 	if deps.Logger == nil {
 		deps.Logger = slog.Default()
+	}
+	if deps.MeterProvider == nil {
+		deps.MeterProvider = otel.GetMeterProvider()
 	}
 	switch cfg.AdapterType {
 	case TypeSingleContainer, TypeMultiContainer:
@@ -81,7 +89,7 @@ func New(cfg Config, deps Deps) (Adapter, error) {
 		if deps.Selector == nil {
 			deps.Selector = TaskTypeSelector{}
 		}
-		store, err := newTemplateStore(cfg.PodTemplates, deps.Logger)
+		store, err := newTemplateStore(cfg.PodTemplates, cfg.Labels, deps.Logger, deps.MeterProvider)
 		if err != nil {
 			return nil, err
 		}
@@ -148,6 +156,9 @@ func newIdentity(c Config, t *task.Task) identity {
 	labels[LabelTaskType] = LabelValue(t.Type)
 	labels[LabelTaskGroupID] = TaskIDLabelValue(t.GroupID)
 	labels[LabelTaskDataSource] = LabelValue(t.DataSource)
+	if c.OwnerID != "" {
+		labels[LabelOwner] = c.OwnerID
+	}
 
 	annotations := maps.Clone(c.Annotations)
 	if annotations == nil {

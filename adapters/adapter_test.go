@@ -309,9 +309,17 @@ func TestTemplateFileEditsApplyToNextTask(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "apache/druid:35.0.0", r.Job.Spec.Template.Spec.Containers[0].Image)
 
+	// A file that goes away is reported, and the last good template stays
+	// in use (see templatestore_test.go for bad edits).
 	require.NoError(t, os.Remove(file))
-	_, err = a.Render(tk)
-	assert.ErrorContains(t, err, "druid.indexer.runner.k8s.podTemplate.base")
+	r, err = a.Render(tk)
+	require.NoError(t, err)
+	assert.Equal(t, "apache/druid:35.0.0", r.Job.Spec.Template.Spec.Containers[0].Image)
+	st := a.(TemplateStatusReporter).TemplateStatuses()
+	require.Len(t, st, 2)
+	assert.Equal(t, "base", st[0].Name)
+	assert.Contains(t, st[0].Error, "druid.indexer.runner.k8s.podTemplate.base")
+	assert.Contains(t, st[0].Error, "no such file")
 }
 
 func TestTemplateErrors(t *testing.T) {
@@ -340,18 +348,19 @@ func TestTemplateErrors(t *testing.T) {
 	_, err = New(bad, Deps{})
 	assert.ErrorContains(t, err, "garbage.yaml")
 
+	// The lint runs on load: a template with lint errors is refused.
 	bad.PodTemplates = map[string]string{"base": write("always.yaml", "kind: PodTemplate\ntemplate:\n  spec:\n    restartPolicy: Always\n    containers: [{name: main, image: x}]\n")}
-	a, err := New(bad, Deps{})
-	require.NoError(t, err, "a template without kind/apiVersion header checks is accepted, as Druid")
-	tk, _ := loadTask(t, "compact")
-	_, err = a.Render(tk)
-	assert.ErrorContains(t, err, "restartPolicy Always")
+	_, err = New(bad, Deps{})
+	assert.ErrorContains(t, err, "template.spec.restartPolicy: is Always")
+	assert.ErrorContains(t, err, "druid.indexer.runner.k8s.podTemplate.base")
 
 	bad.PodTemplates = map[string]string{"base": write("onfailure.yaml", "kind: PodTemplate\ntemplate:\n  spec:\n    restartPolicy: OnFailure\n    containers: [{name: main, image: x}]\n")}
-	a, err = New(bad, Deps{})
-	require.NoError(t, err)
-	_, err = a.Render(tk)
-	assert.ErrorContains(t, err, "restartPolicy OnFailure would run the peon more than once")
+	_, err = New(bad, Deps{})
+	assert.ErrorContains(t, err, "template.spec.restartPolicy: is OnFailure")
+
+	bad.PodTemplates = map[string]string{"base": write("headerless.yaml", "template:\n  spec:\n    containers: [{name: main, image: x}]\n")}
+	_, err = New(bad, Deps{})
+	require.NoError(t, err, "a template without kind/apiVersion is accepted, as Druid")
 
 	noBase := c
 	noBase.PodTemplates = map[string]string{"index_kafka": c.PodTemplates["index_kafka"]}

@@ -42,7 +42,20 @@ const (
 	// PropAllowTaskPodTemplateSelection is Druid's opt-in (apache/druid#19419)
 	// for the podTemplateSelectionKey task context key; default false.
 	PropAllowTaskPodTemplateSelection = "druid.indexer.runner.allowTaskPodTemplateSelection"
+
+	// PropOwnerID is taskgate's: the value of the LabelOwner label on every
+	// Job and pod this gateway starts. Unset: DefaultOwnerID.
+	PropOwnerID = "taskgate.k8s.ownerId"
+	// PropTemplateReloadPeriod is taskgate's: how often WatchTemplates looks
+	// for edited pod template files (ISO-8601; PT0S: only when a task or a
+	// status request needs them).
+	PropTemplateReloadPeriod = "taskgate.k8s.podTemplateReloadPeriod"
 )
+
+// DefaultTemplateReloadPeriod is the default of PropTemplateReloadPeriod:
+// a handful of stat calls, so a bad edit is reported within seconds even
+// when no task comes in.
+const DefaultTemplateReloadPeriod = 10 * time.Second
 
 // PropertyGetter is where ConfigFromProperties reads runtime properties.
 // Keys returns every key that starts with prefix (full keys, any order); it
@@ -153,6 +166,39 @@ type Config struct {
 	// ContextPodTemplateSelectionKey name its pod template, ahead of the
 	// selector, and fails the task when no such template is configured.
 	AllowTaskPodTemplateSelection bool
+	// OwnerID is taskgate.k8s.ownerId: the LabelOwner value put on every Job
+	// and pod. Empty leaves the label off (Druid's own Jobs look like that);
+	// ConfigFromProperties always fills it, with DefaultOwnerID when unset.
+	OwnerID string
+	// TemplateReloadPeriod is taskgate.k8s.podTemplateReloadPeriod: how
+	// often WatchTemplates re-reads edited pod template files. Zero leaves
+	// the re-reading to the next task (as Druid, apache/druid#17701) and to
+	// status requests.
+	TemplateReloadPeriod time.Duration
+}
+
+// DefaultOwnerID is the owner id when taskgate.k8s.ownerId is not set: the
+// namespace Druid uses to tell clusters apart (apache/druid#17738), that is
+// druid.indexer.runner.overlordNamespace, else druid.indexer.runner.namespace,
+// made a valid label value. Every replica of one gateway derives the same
+// id, and it does not change across restarts; two gateways whose tasks share
+// a namespace need different overlordNamespace or ownerId values.
+func DefaultOwnerID(overlordNamespace, namespace string) string {
+	if ns := strings.TrimSpace(overlordNamespace); ns != "" {
+		return LabelValue(ns)
+	}
+	return LabelValue(strings.TrimSpace(namespace))
+}
+
+// ValidateOwnerID checks an owner id: it must be a non-empty label value.
+func ValidateOwnerID(id string) error {
+	if id == "" {
+		return errors.New("must not be empty")
+	}
+	if msgs := validation.IsValidLabelValue(id); len(msgs) > 0 {
+		return fmt.Errorf("%q is not a valid label value: %s", id, strings.Join(msgs, "; "))
+	}
+	return nil
 }
 
 // DefaultConfig returns Druid's defaults.
@@ -163,6 +209,8 @@ func DefaultConfig() Config {
 		MaxTaskDuration:  4 * time.Hour,
 		TaskCleanupDelay: 48 * time.Hour,
 		BaseDir:          "/tmp",
+
+		TemplateReloadPeriod: DefaultTemplateReloadPeriod,
 	}
 }
 
@@ -221,6 +269,14 @@ func (c Config) Validate() error {
 		if msgs := validation.IsQualifiedName(strings.ToLower(k)); len(msgs) > 0 {
 			bad(PropAnnotations, "annotation key %q: %s", k, strings.Join(msgs, "; "))
 		}
+	}
+	if c.OwnerID != "" {
+		if err := ValidateOwnerID(c.OwnerID); err != nil {
+			bad(PropOwnerID, "%v", err)
+		}
+	}
+	if c.TemplateReloadPeriod < 0 {
+		bad(PropTemplateReloadPeriod, "must not be negative, got %s", c.TemplateReloadPeriod)
 	}
 	if c.BaseDir == "" {
 		bad(PropTaskBaseDir, "must not be empty: it is customTemplateAdapter's TASK_DIR and the default parent of %s", PropTaskBaseTaskDir)
@@ -358,6 +414,11 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 	str(PropTaskBaseTaskDir, &c.BaseTaskDir)
 	boolean(PropEnableTLSPort, &c.EnableTLSPort)
 	boolean(PropAllowTaskPodTemplateSelection, &c.AllowTaskPodTemplateSelection)
+	str(PropOwnerID, &c.OwnerID)
+	if c.OwnerID == "" {
+		c.OwnerID = DefaultOwnerID(c.OverlordNamespace, c.Namespace)
+	}
+	period(PropTemplateReloadPeriod, &c.TemplateReloadPeriod)
 
 	if len(errs) > 0 {
 		return Config{}, errors.Join(errs...)

@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,10 @@ func TestConfigFromProperties(t *testing.T) {
 		BaseDir:       "/data",
 		BaseTaskDir:   "var/druid/task",
 		EnableTLSPort: true,
+		// Unset ownerId: the overlord namespace (apache/druid#17738's
+		// cluster identity).
+		OwnerID:              "druid-master",
+		TemplateReloadPeriod: DefaultTemplateReloadPeriod,
 	}
 	assert.Equal(t, want, c)
 	assert.Equal(t, "/opt/druid/var/druid/task", c.taskBaseDir())
@@ -137,6 +142,9 @@ func TestConfigErrors(t *testing.T) {
 		{"negative grace", MapProperties{PropGraceTerminationPeriodSeconds: "-3"}, []string{PropGraceTerminationPeriodSeconds}},
 		{"empty base dir", MapProperties{PropTaskBaseDir: " "}, []string{PropTaskBaseDir, "must not be empty"}},
 		{"cleanup delay overflows int32", MapProperties{PropTaskCleanupDelay: "P30000D"}, []string{PropTaskCleanupDelay}},
+		{"bad owner id", MapProperties{PropOwnerID: "team a/b"}, []string{PropOwnerID, "team a/b", "not a valid label value"}},
+		{"long owner id", MapProperties{PropOwnerID: strings.Repeat("a", 64)}, []string{PropOwnerID, "63"}},
+		{"bad reload period", MapProperties{PropTemplateReloadPeriod: "10s"}, []string{PropTemplateReloadPeriod, "ISO-8601"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,6 +153,30 @@ func TestConfigErrors(t *testing.T) {
 			for _, w := range tt.want {
 				assert.ErrorContains(t, err, w)
 			}
+		})
+	}
+}
+
+// The owner id labels every Job (LabelOwner). Unset, it is derived from
+// the namespace Druid uses as a cluster's identity, so every replica of a
+// gateway derives the same one.
+func TestOwnerID(t *testing.T) {
+	tests := []struct {
+		name  string
+		props MapProperties
+		want  string
+	}{
+		{"explicit", MapProperties{PropOwnerID: "ingest-a", PropNamespace: "druid"}, "ingest-a"},
+		{"overlord namespace", MapProperties{PropOverlordNamespace: "druid-c1", PropNamespace: "tasks"}, "druid-c1"},
+		{"namespace", MapProperties{PropNamespace: "druid"}, "druid"},
+		{"made a label value", MapProperties{PropOverlordNamespace: "-druid.c1/", PropNamespace: "tasks"}, "druid.c1"},
+		{"nothing set", MapProperties{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := ConfigFromProperties(tt.props)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, c.OwnerID)
 		})
 	}
 }

@@ -18,6 +18,12 @@ const (
 	LabelTaskType          = "druid.task.type"
 	LabelTaskGroupID       = "druid.task.group.id"
 	LabelTaskDataSource    = "druid.task.datasource"
+	// LabelOwner is taskgate's: the owner id (taskgate.k8s.ownerId) of the
+	// gateway that tracks the Job. A gateway's informers select on it, so two
+	// gateways (or a gateway and a Druid Overlord) sharing a namespace never
+	// see, count, clean up or restore each other's Jobs. Druid has no such
+	// label; a Job without it is one Druid's own runner started.
+	LabelOwner = "taskgate.io/owner"
 )
 
 // Annotations, with Druid's keys. AnnotationTaskID on the pod template holds

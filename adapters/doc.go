@@ -18,6 +18,17 @@
 // backslash, a task id with shell characters in the peon command line) the
 // adapters differ from Druid, and the function comments say how.
 //
+// With an owner id (taskgate.k8s.ownerId) Jobs and pods also carry
+// taskgate's label taskgate.io/owner, which the runner selects on.
+//
+// Pod template files are read again when they change (apache/druid#17701;
+// a ConfigMap mount's symlink swap included) and linted on every load: a
+// file that does not parse or has lint errors is refused and the last good
+// template of its key stays in use, with the error logged, counted
+// (MetricTemplateReloadErrors) and shown by TemplateStatuses; lint warnings
+// are logged once per load. ExecutionConfigChecker checks a dynamic
+// execution config against the templates.
+//
 // Adapters are pure: they make no Kubernetes API calls. The only I/O is
 // reading pod template files and, in FromTask, pushing payloads too large for
 // TASK_JSON to a PayloadStore.

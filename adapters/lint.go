@@ -75,7 +75,7 @@ var podEnvSet = []string{EnvTaskDir, EnvTaskID, EnvLoadBroadcastDatasourceMode, 
 var podEnvDefaulted = []string{EnvDruidHost, EnvHostname}
 
 // podLabelsSet are the pod labels every peon gets (Druid's identity labels).
-var podLabelsSet = []string{LabelPeon, LabelOverlordNamespace, LabelTaskID, LabelTaskType, LabelTaskGroupID, LabelTaskDataSource}
+var podLabelsSet = []string{LabelPeon, LabelOverlordNamespace, LabelTaskID, LabelTaskType, LabelTaskGroupID, LabelTaskDataSource, LabelOwner}
 
 // podAnnotationsSet are the pod annotations every peon gets.
 var podAnnotationsSet = []string{AnnotationTLSEnabled, AnnotationTaskID, AnnotationTaskType, AnnotationTaskGroupID, AnnotationTaskDataSource, AnnotationTask, AnnotationJobTemplate}

@@ -78,3 +78,33 @@ func writePodTemplatesJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
 }
+
+// PathPodTemplateStatus is taskgate's own view of the pod template files:
+// for each key, when the template in use was read, and why the file's
+// current content is refused, if it is (see TemplateReloader). Druid's
+// PathPodTemplates answer keeps Druid's shape; this one is for operators.
+const PathPodTemplateStatus = "/taskgate/v1/k8s/podTemplates/status"
+
+// PodTemplateStatusHandler serves GET PathPodTemplateStatus: 200 with
+// {"templates":[TemplateStatus...]} for the customTemplateAdapter, 404 with
+// {"error": ...} for the others.
+type PodTemplateStatusHandler struct {
+	adapter Adapter
+}
+
+// NewPodTemplateStatusHandler returns the handler for a.
+func NewPodTemplateStatusHandler(a Adapter) *PodTemplateStatusHandler {
+	return &PodTemplateStatusHandler{adapter: a}
+}
+
+// ServeHTTP implements http.Handler.
+func (h *PodTemplateStatusHandler) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	rep, ok := h.adapter.(TemplateStatusReporter)
+	if !ok {
+		writePodTemplatesJSON(w, http.StatusNotFound, map[string]string{
+			"error": fmt.Sprintf("pod templates are only used when %s is %s", PropAdapterType, TypeCustomTemplate),
+		})
+		return
+	}
+	writePodTemplatesJSON(w, http.StatusOK, map[string]any{"templates": rep.TemplateStatuses()})
+}

@@ -4,14 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"maps"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -71,10 +67,14 @@ func (a *templateAdapter) Render(t *task.Task) (*Rendered, error) {
 		key = BaseTemplateKey
 	}
 	// Druid reads the chosen file for every task, so edits apply to the next
-	// task without a restart; the store re-reads it when it has changed.
+	// task without a restart; the store re-reads it when it has changed, and
+	// keeps the last good version while a bad edit is in the file.
 	tmpl, err := a.templates.get(key)
 	if err != nil {
 		return nil, fmt.Errorf("task %s: %w", t.ID, err)
+	}
+	if a.templates.refusal(key) != nil {
+		reason += "; its file's current content is refused (see " + PathPodTemplateStatus + "), so the last good version is used"
 	}
 	a.deps.Logger.Debug("pod template selected", "task", t.ID, "template", key, "reason", reason)
 
@@ -207,90 +207,6 @@ func hasEnv(env []corev1.EnvVar, name string) bool {
 		}
 	}
 	return false
-}
-
-// templateStore holds the parsed pod templates and re-reads a file when its
-// size or modification time changes.
-type templateStore struct {
-	files map[string]string // key → path
-	log   *slog.Logger
-
-	mu     sync.Mutex
-	loaded map[string]loadedTemplate
-}
-
-type loadedTemplate struct {
-	tmpl    *corev1.PodTemplate
-	size    int64
-	modTime time.Time
-}
-
-func newTemplateStore(files map[string]string, log *slog.Logger) (*templateStore, error) {
-	if files[BaseTemplateKey] == "" {
-		return nil, fmt.Errorf("%s%s is required for %s", PropPodTemplatePrefix, BaseTemplateKey, TypeCustomTemplate)
-	}
-	s := &templateStore{files: maps.Clone(files), log: log, loaded: map[string]loadedTemplate{}}
-	keys := make([]string, 0, len(files))
-	for k := range files {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var errs []error
-	for _, k := range keys {
-		if _, err := s.get(k); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// snapshot returns the last loaded template of every key.
-func (s *templateStore) snapshot() map[string]*corev1.PodTemplate {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string]*corev1.PodTemplate, len(s.loaded))
-	for k, l := range s.loaded {
-		out[k] = l.tmpl
-	}
-	return out
-}
-
-// get returns the template of key, reading its file again if it changed.
-func (s *templateStore) get(key string) (*corev1.PodTemplate, error) {
-	file, ok := s.files[key]
-	if !ok {
-		return nil, fmt.Errorf("no pod template %q is configured (%s%s)", key, PropPodTemplatePrefix, key)
-	}
-	prop := PropPodTemplatePrefix + key
-	info, err := os.Stat(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: pod template file: %w", prop, err)
-	}
-	s.mu.Lock()
-	cur, ok := s.loaded[key]
-	s.mu.Unlock()
-	if ok && cur.size == info.Size() && cur.modTime.Equal(info.ModTime()) {
-		return cur.tmpl, nil
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("%s: read pod template file: %w", prop, err)
-	}
-	tmpl, err := parsePodTemplate(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: pod template file %s: %w", prop, file, err)
-	}
-	if err := yaml.UnmarshalStrict(data, &corev1.PodTemplate{}); err != nil {
-		// Druid's parser ignores unknown fields; so does taskgate, but says so.
-		s.log.Warn("pod template has fields Kubernetes does not know; they are ignored", "property", prop, "file", file, "error", err)
-	}
-	s.mu.Lock()
-	s.loaded[key] = loadedTemplate{tmpl: tmpl, size: info.Size(), modTime: info.ModTime()}
-	s.mu.Unlock()
-	return tmpl, nil
 }
 
 // parsePodTemplate reads a v1 PodTemplate from YAML or JSON. Like Druid's

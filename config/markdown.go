@@ -31,9 +31,12 @@ func WriteMarkdown(w io.Writer) error {
 	b.WriteString("defaults, `--config` files (Java properties syntax), environment variables in Druid's\n")
 	b.WriteString("convention (`druid_indexer_runner_capacity`; `__` is a literal `_`), and `-D key=value`\n")
 	b.WriteString("flags. Durations are ISO-8601 (`PT4H`, `P2D`). A value of the wrong type stops startup\n")
-	b.WriteString("with an error naming the property; an unknown `druid.indexer.runner.*` key is a warning.\n")
+	b.WriteString("with an error naming the property; an unknown `druid.indexer.runner.*` key is a warning.\n\n")
+	b.WriteString("The origin column says where each property comes from: the Druid pull request that\n")
+	b.WriteString("introduced it (`apache/druid#N`), Druid core or a Druid extension for long-standing ones,\n")
+	b.WriteString("or `taskgate` for taskgate's own (with the Druid issue it answers, where there is one).\n")
 	for _, g := range groupTitles {
-		fmt.Fprintf(&b, "\n## %s\n\n| property | type | default | description |\n|---|---|---|---|\n", g.title)
+		fmt.Fprintf(&b, "\n## %s\n\n| property | type | default | description | origin |\n|---|---|---|---|---|\n", g.title)
 		for _, p := range catalogue {
 			if p.Group != g.group {
 				continue
@@ -52,7 +55,7 @@ func WriteMarkdown(w io.Writer) error {
 			if p.Rejected != "" {
 				doc += " **Rejected:** " + p.Rejected
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", p.Name, p.Type, def, strings.ReplaceAll(doc, "|", `\|`))
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", p.Name, p.Type, def, strings.ReplaceAll(doc, "|", `\|`), strings.ReplaceAll(p.Origin, "|", `\|`))
 		}
 	}
 	_, err := io.WriteString(w, b.String())

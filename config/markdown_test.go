@@ -25,5 +25,7 @@ func TestConfigurationDoc(t *testing.T) {
 	assert.Equal(t, string(want), buf.String(), "docs/configuration.md is stale: go test ./config -run TestConfigurationDoc -update")
 	for _, p := range Catalogue() {
 		assert.Contains(t, buf.String(), "`"+p.Name+"`")
+		assert.NotEmpty(t, p.Origin, "%s: every property says where it comes from", p.Name)
+		assert.Contains(t, buf.String(), " | "+p.Origin+" |", p.Name)
 	}
 }

@@ -59,9 +59,9 @@ type Manager struct {
 	checker   atomic.Pointer[Checker]
 }
 
-// Checker looks at an execution config before it is stored, beyond what
-// the model can check alone (the adapters lint the pod templates it
-// selects). An error refuses the POST (a *FieldError names the field);
+// Checker looks at a POSTed execution config (the fields the POST sets,
+// before the merge) before it is stored, beyond what the model can check
+// alone (the adapters lint the pod templates it selects). An error refuses the POST (a *FieldError names the field);
 // warnings are logged.
 type Checker func(cfg *ExecutionConfig) (warnings []string, err error)
 
@@ -185,7 +185,9 @@ func (m *Manager) Set(ctx context.Context, update *ExecutionConfig, info AuditIn
 			return nil, err
 		}
 		if c := m.checker.Load(); c != nil {
-			w, err := (*c)(next)
+			// The POSTed part only: a capacity change must not be refused
+			// because a stored selector's template broke since.
+			w, err := (*c)(update)
 			if err != nil {
 				return nil, err
 			}

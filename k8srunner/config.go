@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
+	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/internal/isoduration"
 )
 
@@ -25,6 +26,16 @@ const (
 	PropTaskCleanupInterval = "druid.indexer.runner.taskCleanupInterval"
 	PropTaskJoinTimeout     = "druid.indexer.runner.taskJoinTimeout"
 	PropDebugJobs           = "druid.indexer.runner.debugJobs"
+	// PropOverlordNamespace is Druid's (apache/druid#17738): the namespace
+	// of the Overlord (here: the gateway) when tasks run in another one.
+	PropOverlordNamespace = "druid.indexer.runner.overlordNamespace"
+
+	// PropOwnerID is the value of the adapters.LabelOwner label this runner
+	// puts on its Jobs and pods and selects them by (taskgate's own).
+	PropOwnerID = adapters.PropOwnerID
+	// PropAdoptDruidJobs lets Start take over peon Jobs that Druid's own
+	// Kubernetes runner (or a taskgate without owner labels) started.
+	PropAdoptDruidJobs = "taskgate.k8s.adoptDruidJobs"
 
 	// PropClientQPS and PropClientBurst set the Kubernetes client's rate
 	// limit (client-go's rest.Config QPS and Burst).
@@ -74,6 +85,27 @@ type Config struct {
 	// (druid.indexer.runner.debugJobs, default false). Shutdown and launch
 	// timeouts still delete the Job, so a stopped task never keeps running.
 	DebugJobs bool
+	// OverlordNamespace is druid.indexer.runner.overlordNamespace: the
+	// gateway's own namespace when tasks run in Namespace, another one. A
+	// Druid Job carrying Druid's druid.overlord.namespace label is only
+	// adopted when the label names this namespace (or Namespace, when this
+	// is unset), so Jobs of another Overlord are never taken.
+	OverlordNamespace string
+	// OwnerID is taskgate.k8s.ownerId: the adapters.LabelOwner value of
+	// this gateway's Jobs and pods. Its informers, restore, capacity count
+	// and cleanup see only Jobs and pods with it, so two gateways (or a
+	// gateway and a Druid Overlord) sharing a namespace leave each other's
+	// Jobs alone. Empty means adapters.DefaultOwnerID(OverlordNamespace,
+	// Namespace); see Owner.
+	OwnerID string
+	// AdoptDruidJobs is taskgate.k8s.adoptDruidJobs (default true): at
+	// Start, peon Jobs without an owner label (started by Druid's own
+	// Kubernetes runner, or by a taskgate from before owner labels) whose
+	// druid.overlord.namespace label, if any, names this gateway's
+	// namespace are labelled with OwnerID, with their pods, and tracked
+	// to completion like this gateway's own. Only at Start: a Job that
+	// appears later without the label belongs to someone else.
+	AdoptDruidJobs bool
 
 	// ClientQPS and ClientBurst are the Kubernetes client's rate limit
 	// (taskgate.k8s.clientQPS, default 50; taskgate.k8s.clientBurst, default
@@ -118,7 +150,26 @@ func DefaultConfig() Config {
 		StatusWaitTimeout:   30 * time.Second,
 		CompletedRetention:  time.Hour,
 		CompletedMax:        10000,
+		AdoptDruidJobs:      true,
 	}
+}
+
+// Owner is the owner id in force: OwnerID, else the default derived from
+// the namespaces.
+func (c Config) Owner() string {
+	if c.OwnerID != "" {
+		return c.OwnerID
+	}
+	return adapters.DefaultOwnerID(c.OverlordNamespace, c.Namespace)
+}
+
+// overlordNamespace is the namespace Druid's druid.overlord.namespace label
+// names for this gateway's Jobs (as the adapters write it).
+func (c Config) overlordNamespace() string {
+	if c.OverlordNamespace != "" {
+		return c.OverlordNamespace
+	}
+	return c.Namespace
 }
 
 // Validate reports every field that is missing or out of range, each by its
@@ -130,6 +181,11 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Namespace) == "" {
 		bad(PropNamespace, "is required")
+	}
+	if c.OwnerID != "" || strings.TrimSpace(c.Namespace) != "" {
+		if err := adapters.ValidateOwnerID(c.Owner()); err != nil {
+			bad(PropOwnerID, "%v", err)
+		}
 	}
 	if c.Capacity < 1 {
 		bad(PropCapacity, "must be at least 1, got %d", c.Capacity)
@@ -195,6 +251,12 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 	if v, ok := get(PropNamespace); ok {
 		c.Namespace = v
 	}
+	if v, ok := get(PropOverlordNamespace); ok {
+		c.OverlordNamespace = v
+	}
+	if v, ok := get(PropOwnerID); ok {
+		c.OwnerID = v
+	}
 	ints := []struct {
 		prop string
 		dst  *int
@@ -232,12 +294,18 @@ func ConfigFromProperties(p PropertyGetter) (Config, error) {
 			*f.dst = d
 		}
 	}
-	if v, ok := get(PropDebugJobs); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: must be true or false, got %q", PropDebugJobs, v))
-		} else {
-			c.DebugJobs = b
+	bools := []struct {
+		prop string
+		dst  *bool
+	}{{PropDebugJobs, &c.DebugJobs}, {PropAdoptDruidJobs, &c.AdoptDruidJobs}}
+	for _, f := range bools {
+		if v, ok := get(f.prop); ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: must be true or false, got %q", f.prop, v))
+				continue
+			}
+			*f.dst = b
 		}
 	}
 	if v, ok := get(PropClientQPS); ok {

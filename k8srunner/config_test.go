@@ -27,6 +27,9 @@ func TestConfigFromPropertiesDefaults(t *testing.T) {
 	assert.Equal(t, 10*time.Minute, c.TaskCleanupInterval)
 	assert.Equal(t, time.Minute, c.TaskJoinTimeout)
 	assert.False(t, c.DebugJobs)
+	assert.True(t, c.AdoptDruidJobs)
+	assert.Empty(t, c.OwnerID)
+	assert.Equal(t, "druid", c.Owner(), "unset: derived from the namespace")
 }
 
 func TestConfigFromPropertiesAllKeys(t *testing.T) {
@@ -45,6 +48,9 @@ func TestConfigFromPropertiesAllKeys(t *testing.T) {
 		PropStatusWaitTimeout:   "PT1M",
 		PropCompletedRetention:  "PT2H",
 		PropCompletedMax:        "500",
+		PropOverlordNamespace:   "druid-c1",
+		PropOwnerID:             "gw-a",
+		PropAdoptDruidJobs:      "false",
 	})
 	require.NoError(t, err)
 	assert.Equal(t, Config{
@@ -52,7 +58,9 @@ func TestConfigFromPropertiesAllKeys(t *testing.T) {
 		TaskCleanupDelay: 24 * time.Hour, TaskCleanupInterval: 10 * time.Minute, TaskJoinTimeout: 30 * time.Second,
 		DebugJobs: true, ClientQPS: 25.5, ClientBurst: 40, Workers: 2, StatusWaitTimeout: time.Minute,
 		CompletedRetention: 2 * time.Hour, CompletedMax: 500,
+		OverlordNamespace: "druid-c1", OwnerID: "gw-a", AdoptDruidJobs: false,
 	}, c)
+	assert.Equal(t, "gw-a", c.Owner())
 	var rc rest.Config
 	c.ApplyTo(&rc)
 	assert.Equal(t, float32(25.5), rc.QPS)
@@ -75,6 +83,8 @@ func TestConfigErrorsNameTheProperty(t *testing.T) {
 		{"qps", props{PropNamespace: "n", PropClientQPS: "fast"}, PropClientQPS + ": must be a number"},
 		{"burst", props{PropNamespace: "n", PropClientBurst: "0"}, PropClientBurst + ": must be at least 1"},
 		{"workers", props{PropNamespace: "n", PropWorkers: "1000"}, PropWorkers + ": must be between 1 and 64"},
+		{"owner id", props{PropNamespace: "n", PropOwnerID: "a/b"}, PropOwnerID + `: "a/b" is not a valid label value`},
+		{"adopt", props{PropNamespace: "n", PropAdoptDruidJobs: "maybe"}, PropAdoptDruidJobs + ": must be true or false"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,6 +93,21 @@ func TestConfigErrorsNameTheProperty(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.want)
 		})
 	}
+}
+
+// The owner id defaults to the namespace Druid uses as a cluster's
+// identity: overlordNamespace when set (tasks in a shared namespace), else
+// the task namespace.
+func TestOwnerDefaults(t *testing.T) {
+	c := DefaultConfig()
+	c.Namespace = "tasks"
+	assert.Equal(t, "tasks", c.Owner())
+	assert.Equal(t, "tasks", c.overlordNamespace())
+	c.OverlordNamespace = "druid-c1"
+	assert.Equal(t, "druid-c1", c.Owner())
+	assert.Equal(t, "druid-c1", c.overlordNamespace())
+	c.OwnerID = "gw-a"
+	assert.Equal(t, "gw-a", c.Owner())
 }
 
 func TestNewRejectsMissingDeps(t *testing.T) {

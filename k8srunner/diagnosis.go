@@ -209,7 +209,9 @@ func (d *diagnoser) onEvent(o any) {
 		return
 	}
 	job := d.jobOf(ev)
-	if job == "" {
+	if job == "" || !d.r.knowsJob(job) {
+		// Not this gateway's Job: another gateway's or Overlord's sharing
+		// the namespace (events carry no owner label to select on).
 		return
 	}
 	d.record(job, fd)

@@ -3,8 +3,9 @@
 //
 // # Tracking
 //
-// One shared informer factory, scoped to the namespace and the label
-// druid.k8s.peons=true, watches Jobs and Pods. Event handlers only put the
+// One shared informer factory, scoped to the namespace and the labels
+// druid.k8s.peons=true and taskgate.io/owner=<owner id>, watches Jobs and
+// Pods (see Ownership). Event handlers only put the
 // task id on a client-go workqueue; a fixed pool of Config.Workers goroutines
 // reconciles a task from the informer caches. Timeouts are delayed queue
 // entries (AddAfter), not timers or goroutines per task, so the goroutine
@@ -42,13 +43,49 @@
 // Listeners get locationChanged when the pod gets its address and
 // statusChanged with the final status.
 //
+// # Ownership
+//
+// Tasks run in Config.Namespace (druid.indexer.runner.namespace), which may
+// differ from the gateway's own namespace, Config.OverlordNamespace
+// (druid.indexer.runner.overlordNamespace, apache/druid#17738); the adapters
+// label Jobs with Druid's druid.overlord.namespace=<that namespace>. Every Job
+// and pod this runner creates also carries taskgate.io/owner=<owner id>
+// (taskgate.k8s.ownerId; default the overlord namespace, else the task
+// namespace), stamped by the runner whatever the JobBuilder did. The
+// informers select on it, so restore, capacity counting, cleanup, status and
+// the pending-pod diagnosis only ever see this gateway's Jobs: two gateways,
+// or a gateway and a Druid Overlord, can share a task namespace. HA replicas
+// of one gateway must share the owner id.
+//
+// Druid's own runner puts no owner label on its Jobs. With
+// Config.AdoptDruidJobs (taskgate.k8s.adoptDruidJobs, default true), Start
+// first lists the peon Jobs without an owner label (one LIST) and adopts
+// those whose druid.overlord.namespace label is absent or names this
+// gateway's namespace: it labels the Job (a merge patch carrying the Job's
+// resourceVersion, so two gateways cannot both win) and its pods, and
+// annotates the Job taskgate.io/adopted-at. Relabelling, rather than
+// tracking unlabelled Jobs on the side, keeps one selector for everything,
+// makes the ownership visible (kubectl get jobs -l taskgate.io/owner=...),
+// and survives restarts, even with adoption turned off later. A pod the job
+// controller creates after the adoption is labelled when the runner next
+// looks at the Job. Adoption happens only at Start: a Job that appears later
+// without the label was started by someone else. The default is true because
+// switching a cluster from Druid's runner (and upgrading from a taskgate
+// without owner labels) must not lose running tasks, as Druid's own restore
+// does not; turn it off when a Druid Overlord with the Kubernetes runner
+// keeps running tasks in the namespace without an overlordNamespace.
+//
+// A create that finds the Job already there (AlreadyExists) tracks it when
+// it is this runner's, adopts it under the same rules when it is Druid's,
+// and fails the task when it belongs to another task or another gateway.
+//
 // # Restore
 //
-// Start waits (at most taskJoinTimeout) for the informers to sync, then turns
-// every peon Job in the namespace into a work item, including Jobs Druid's
-// own runner created (the task id comes from the task.id annotation, the task
-// from the Job's task JSON or the payload store). Restore returns them; they
-// complete like any other task.
+// Start waits (at most taskJoinTimeout, adoption included) for the informers
+// to sync, then turns every peon Job of this gateway into a work item,
+// including the adopted ones (the task id comes from the task.id annotation,
+// the task from the Job's task JSON or the payload store). Restore returns
+// them; they complete like any other task and count against capacity.
 //
 // # Slots and memory
 //

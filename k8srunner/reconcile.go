@@ -92,6 +92,7 @@ func (r *Runner) create(it *item) (bool, time.Duration) {
 	if job.Annotations == nil {
 		job.Annotations = map[string]string{}
 	}
+	r.stampOwner(job)
 	carrier := propagation.MapCarrier{}
 	propagation.TraceContext{}.Inject(it.submitCtx, carrier)
 	if tp := carrier.Get("traceparent"); tp != "" {
@@ -116,8 +117,24 @@ func (r *Runner) create(it *item) (bool, time.Duration) {
 	case err == nil:
 	case apierrors.IsAlreadyExists(err):
 		// A Job of this task exists (a retried create whose answer was lost,
-		// or a Job another runner started): track it, never make a second.
-		r.log.Info("peon job already exists; adopting it", "task", it.id, "job", job.Name)
+		// or a Job Druid's runner started): track it, never make a second;
+		// but never take another task's or another gateway's Job.
+		adopted, retry, failMsg := r.claimExisting(ctx, it, job.Name)
+		switch {
+		case failMsg != "":
+			span.SetStatus(codes.Error, failMsg)
+			r.fail(it, task.Failure(it.id, "%s", failMsg))
+			return false, 0
+		case retry && r.now().Sub(launchedAt) < r.cfg.LaunchTimeout:
+			return true, 0
+		case retry:
+			r.fail(it, task.Failure(it.id, "peon Job %s already exists and could not be looked at within %s (%s)", job.Name, isoduration.Format(r.cfg.LaunchTimeout), PropLaunchTimeout))
+			return false, 0
+		}
+		r.mu.Lock()
+		it.adopted = it.adopted || adopted
+		r.mu.Unlock()
+		r.log.Info("peon job already exists; tracking it", "task", it.id, "job", job.Name, "adoptedFromDruid", adopted)
 		span.AddEvent("adopted existing job")
 	case retryable(err) && r.now().Sub(launchedAt) < r.cfg.LaunchTimeout:
 		span.SetStatus(codes.Error, err.Error())
@@ -190,6 +207,9 @@ func (r *Runner) track(it *item) (bool, time.Duration) {
 	r.mu.Unlock()
 
 	pod := r.podOf(jobName)
+	if pod == nil {
+		r.claimPodsOfAdopted(it, job)
+	}
 	var events []routing.Event
 	if pod != nil && pod.Status.PodIP != "" {
 		events = r.observePod(it, pod)
@@ -228,6 +248,16 @@ func (r *Runner) track(it *item) (bool, time.Duration) {
 			r.fail(it, task.Failure(it.id, "%s", msg))
 			_ = r.deleteJob(context.Background(), jobName)
 			return false, 0
+		}
+		if pod == nil {
+			// An adopted Job's pod may lack the owner label, so the informer
+			// does not show it: look again soon (claimPodsOfAdopted).
+			r.mu.Lock()
+			adopted := it.adopted
+			r.mu.Unlock()
+			if adopted && (recheck == 0 || recheck > podClaimRecheck) {
+				recheck = podClaimRecheck
+			}
 		}
 		if recheck > 0 && recheck < r.cfg.LaunchTimeout-waited {
 			return false, recheck

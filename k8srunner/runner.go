@@ -63,16 +63,20 @@ type item struct {
 	seq        uint64
 	heapIndex  int
 
-	jobName    string
-	phase      phase
-	restored   bool
-	jobSeen    bool // the informer has shown the Job at least once
-	created    time.Time
-	launchedAt time.Time
-	doneAt     time.Time
-	location   task.Location
-	podName    string
-	status     *task.Status
+	jobName  string
+	phase    phase
+	restored bool
+	// adopted is set for a Job this runner took over from Druid's runner;
+	// its pods may lack the owner label (see claimPodsOfAdopted).
+	adopted       bool
+	podsClaimedAt time.Time
+	jobSeen       bool // the informer has shown the Job at least once
+	created       time.Time
+	launchedAt    time.Time
+	doneAt        time.Time
+	location      task.Location
+	podName       string
+	status        *task.Status
 	// statusWaitSince is when the runner first found no status.json for a
 	// completed Job.
 	statusWaitSince time.Time
@@ -149,10 +153,11 @@ func (q *pendingQueue) Pop() any {
 // Runner runs tasks as peon Jobs and tracks them from one shared informer
 // factory. See the package documentation.
 type Runner struct {
-	cfg  Config
-	deps Deps
-	log  *slog.Logger
-	now  func() time.Time
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	now   func() time.Time
+	owner string // Config.Owner()
 
 	tracer    trace.Tracer
 	startupMs metric.Int64Histogram
@@ -217,6 +222,7 @@ func New(cfg Config, deps Deps) (*Runner, error) {
 	return &Runner{
 		cfg:       cfg,
 		deps:      deps,
+		owner:     cfg.Owner(),
 		log:       deps.Logger.With("runner", routing.RunnerK8s),
 		now:       deps.Now,
 		tracer:    deps.TracerProvider.Tracer(scope),
@@ -230,9 +236,11 @@ func New(cfg Config, deps Deps) (*Runner, error) {
 // Name implements routing.Runner.
 func (r *Runner) Name() string { return routing.RunnerK8s }
 
-// Start runs the informers, waits (at most taskJoinTimeout) for them to
-// sync, re-attaches every existing peon Job, and starts the workers and the
-// cleanup ticker. A runner starts once.
+// Start adopts peon Jobs that Druid's own runner started (see
+// Config.AdoptDruidJobs), runs the informers, waits (at most
+// taskJoinTimeout, adoption included) for them to sync, re-attaches every
+// existing peon Job of this gateway (label taskgate.io/owner=Config.Owner()),
+// and starts the workers and the cleanup ticker. A runner starts once.
 func (r *Runner) Start(ctx context.Context) error {
 	r.mu.Lock()
 	if r.started {
@@ -242,14 +250,22 @@ func (r *Runner) Start(ctx context.Context) error {
 	r.started = true
 	r.mu.Unlock()
 
+	syncCtx, cancel := context.WithTimeout(ctx, r.cfg.TaskJoinTimeout)
+	defer cancel()
+	// Before the informers list: adopted Jobs then look like this runner's
+	// own to them and to restore.
+	r.adoptDruidJobs(syncCtx)
+
 	r.stopCh = make(chan struct{})
 	r.queue = workqueue.NewTypedRateLimitingQueueWithConfig(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 10*time.Second),
 		workqueue.TypedRateLimitingQueueConfig[string]{Name: "k8srunner"})
 	r.factory = informers.NewSharedInformerFactoryWithOptions(r.deps.Client, 0,
 		informers.WithNamespace(r.cfg.Namespace),
+		// Only this gateway's Jobs and pods: never another gateway's or a
+		// Druid Overlord's sharing the namespace.
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.LabelSelector = adapters.LabelPeon + "=true"
+			o.LabelSelector = r.ownerSelector()
 		}))
 	jobInf := r.factory.Batch().V1().Jobs()
 	podInf := r.factory.Core().V1().Pods()
@@ -284,8 +300,6 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	r.factory.Start(r.stopCh)
 
-	syncCtx, cancel := context.WithTimeout(ctx, r.cfg.TaskJoinTimeout)
-	defer cancel()
 	for typ, ok := range r.factory.WaitForCacheSync(syncCtx.Done()) {
 		if !ok {
 			close(r.stopCh)
@@ -310,7 +324,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		r.cleanupLoop()
 	}()
 	r.dispatch()
-	r.log.Info("kubernetes runner started", "namespace", r.cfg.Namespace, "capacity", r.capacity(), "restored", len(r.restored))
+	r.log.Info("kubernetes runner started", "namespace", r.cfg.Namespace, "ownerId", r.owner, "capacity", r.capacity(), "restored", len(r.restored))
 	return nil
 }
 
@@ -359,7 +373,8 @@ func (r *Runner) Restore(ctx context.Context) ([]routing.WorkItem, error) {
 	return out, nil
 }
 
-// restore turns every peon Job in the informer cache into a work item.
+// restore turns every peon Job in the informer cache (this gateway's, by
+// the owner label) into a work item.
 func (r *Runner) restore(ctx context.Context) {
 	jobs, err := r.jobLister.Jobs(r.cfg.Namespace).List(labels.Everything())
 	if err != nil {
@@ -375,6 +390,7 @@ func (r *Runner) restore(ctx context.Context) {
 		}
 		it := &item{
 			id: id, jobName: job.Name, phase: phaseLaunched, restored: true, jobSeen: true,
+			adopted: job.Annotations[AnnotationAdoptedAt] != "",
 			created: job.CreationTimestamp.Time, launchedAt: job.CreationTimestamp.Time,
 			location: task.UnknownLocation(), heapIndex: -1, submitCtx: context.Background(),
 			taskType:   annotationOr(job, adapters.AnnotationTaskType, job.Labels[adapters.LabelTaskType]),
@@ -739,6 +755,14 @@ func (r *Runner) enqueuePod(o any) {
 	if n := jobNameOfPod(pod); n != "" {
 		r.enqueueByJobName(n)
 	}
+}
+
+// knowsJob reports whether name is the Job of a task this runner tracks.
+func (r *Runner) knowsJob(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.byJob[name]
+	return ok
 }
 
 func (r *Runner) enqueueByJobName(name string) {

@@ -26,8 +26,15 @@ const propSourcePod = "taskgate.k8s.sourcePod"
 // templates are chosen by the live execution config (mgr), so a POST to the
 // executionconfig endpoint changes the template of the next task.
 // The execution config's capacity (apache/druid#18591) follows the store's
-// change feed, so a POST changes the runner's capacity without a restart;
-// the returned unsubscribe stops following it.
+// change feed, so a POST changes the runner's capacity without a restart.
+// Edited pod template files are looked at every
+// taskgate.k8s.podTemplateReloadPeriod (adapters.WatchTemplates) until the
+// returned stop func is called; it also stops following the capacity.
+//
+// The adapter returned implements adapters.ExecutionConfigChecker (the
+// execution config endpoint's check of selected templates), and the
+// customTemplateAdapter also adapters.TemplateStatusReporter (served by
+// adapters.NewPodTemplateStatusHandler).
 func newK8sRunner(ctx context.Context, props *config.Properties, environ []string, kube *lazyKube,
 	logs tasklogs.Store, mgr *dynconfig.Manager, store dynconfig.Store, tel *telemetry.Providers, log *slog.Logger) (*k8srunner.Runner, adapters.Adapter, func(), error) {
 	rcfg, err := k8srunner.ConfigFromProperties(props)
@@ -38,12 +45,17 @@ func newK8sRunner(ctx context.Context, props *config.Properties, environ []strin
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
+	// Both read taskgate.k8s.ownerId (or derive it from the same namespaces):
+	// the adapter labels Jobs with it and the runner selects them by it.
+	if acfg.OwnerID != rcfg.Owner() {
+		return nil, nil, nil, fmt.Errorf("kubernetes runner: %s: the adapter's %q and the runner's %q differ", k8srunner.PropOwnerID, acfg.OwnerID, rcfg.Owner())
+	}
 	kube.qps, kube.burst = rcfg.ClientQPS, rcfg.ClientBurst
 	client, _, err := kube.get()
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("kubernetes runner: %w", err)
 	}
-	deps := adapters.Deps{Payloads: logs, Selector: mgr.Selector(), Logger: log.With("component", "adapters")}
+	deps := adapters.Deps{Payloads: logs, Selector: mgr.Selector(), Logger: log.With("component", "adapters"), MeterProvider: tel.MeterProvider}
 	if acfg.AdapterType != adapters.TypeCustomTemplate {
 		ns := acfg.OverlordNamespace
 		if ns == "" {
@@ -83,7 +95,20 @@ func newK8sRunner(ctx context.Context, props *config.Properties, environ []strin
 		}
 		r.CapacityChanged()
 	})
-	return r, adapter, unsubscribe, nil
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		adapters.WatchTemplates(watchCtx, adapter, acfg.TemplateReloadPeriod)
+	}()
+	stop := func() {
+		unsubscribe()
+		stopWatch()
+		<-watched
+	}
+	log.Info("kubernetes runner configured", "namespace", rcfg.Namespace, "overlordNamespace", acfg.OverlordNamespace,
+		"ownerId", rcfg.Owner(), "adoptDruidJobs", rcfg.AdoptDruidJobs, "adapter", acfg.AdapterType)
+	return r, adapter, stop, nil
 }
 
 // liveCapacity is the execution config's capacity as the runner reads it;

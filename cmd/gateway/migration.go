@@ -259,4 +259,3 @@ func startWorkerAPI(ctx context.Context, w workerAPIConfig, h *routing.Hybrid, k
 		return errors.Join(errs...)
 	}, nil
 }
-

@@ -145,6 +145,12 @@ druid.indexer.runner.k8s.podTemplate.index_kafka=%s/podtemplates/index_kafka.yam
 	assert.NotContains(t, errOut, "pod template:")
 
 	job := parseRenderedJob(t, out)
+	// The golden file is Druid's Job; taskgate adds only its owner label,
+	// which ties the Job to this gateway (checked here, then set aside).
+	assert.Equal(t, "druid", job.Labels[adapters.LabelOwner])
+	assert.Equal(t, "druid", job.Spec.Template.Labels[adapters.LabelOwner])
+	delete(job.Labels, adapters.LabelOwner)
+	delete(job.Spec.Template.Labels, adapters.LabelOwner)
 	// The golden files replace the gzip payload, whose bytes depend on the
 	// Go release; adapters' own golden test decodes and checks it.
 	const placeholder = "<base64(gzip(task JSON)): decoded and compared with the task file by the test>"

@@ -150,10 +150,16 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 		}
 		defer unsubscribe()
 		k8s = r
+		// An execution config POST is checked against the templates it
+		// selects (they exist, parse and pass the lint).
+		if c, ok := adapter.(adapters.ExecutionConfigChecker); ok {
+			mgr.SetChecker(c.CheckExecutionConfig)
+		}
 		// Druid guards its pod template list with ConfigResourceFilter.
 		podTemplates := adapters.NewPodTemplatesHandler(adapter)
 		k8sRoutes = append(k8sRoutes, api.WithResourceRoutes(api.ConfigResource, func(r *mux.Router) {
 			r.Handle(adapters.PathPodTemplates, podTemplates).Methods(http.MethodGet).Name("getPodTemplates")
+			r.Handle(adapters.PathPodTemplateStatus, adapters.NewPodTemplateStatusHandler(adapter)).Methods(http.MethodGet).Name("getPodTemplateStatus")
 		}))
 	}
 	var worker routing.Runner = routing.NewNotConfigured(routing.RunnerWorker, workerNotWanted)
