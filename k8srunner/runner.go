@@ -181,8 +181,11 @@ type Runner struct {
 	podIndexer cache.Indexer
 	queue      workqueue.TypedRateLimitingInterface[string]
 	stopCh     chan struct{}
-	diag       *diagnoser // pending-pod diagnosis, see diagnosis.go
-	wg         sync.WaitGroup
+	// reachMu guards the Kubernetes API reachability (reachability.go).
+	reachMu     sync.Mutex
+	unreachable string
+	diag        *diagnoser // pending-pod diagnosis, see diagnosis.go
+	wg          sync.WaitGroup
 }
 
 var _ routing.Runner = (*Runner)(nil)
@@ -318,10 +321,14 @@ func (r *Runner) Start(ctx context.Context) error {
 			}
 		}()
 	}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go func() {
 		defer r.wg.Done()
 		r.cleanupLoop()
+	}()
+	go func() {
+		defer r.wg.Done()
+		r.probeLoop()
 	}()
 	r.dispatch()
 	r.log.Info("kubernetes runner started", "namespace", r.cfg.Namespace, "ownerId", r.owner, "capacity", r.capacity(), "restored", len(r.restored))

@@ -330,7 +330,11 @@ func TestAPIServerRestartMidRun(t *testing.T) {
 	require.NoError(t, r.Run(context.Background(), tk))
 	waitState(t, r, tk.ID, task.RunnerStateRunning, 20*time.Second)
 
+	assert.Empty(t, r.Unreachable())
 	e.c.StopAPIServer()
+	// The runner notices (a routing rule's fallback reads this).
+	require.Eventually(t, func() bool { return r.Unreachable() != "" }, 30*time.Second, 50*time.Millisecond)
+	t.Log(r.Unreachable())
 	// Submitted while the API server is down: created once it is back.
 	during := newTask(t, "submitted_while_down", "index", 0)
 	e.writeStatus(task.Success(during.ID, 1))
@@ -344,6 +348,7 @@ func TestAPIServerRestartMidRun(t *testing.T) {
 		st := waitDone(t, r, id, 60*time.Second)
 		assert.Equal(t, task.StateSuccess, st.Status, "%s: %s", id, st.ErrorMsg)
 	}
+	require.Eventually(t, func() bool { return r.Unreachable() == "" }, 30*time.Second, 50*time.Millisecond, "reachable again")
 }
 
 func TestJobDeletedExternallyFails(t *testing.T) {
