@@ -270,3 +270,45 @@ func FuzzParseRoutingConfig(f *testing.F) {
 		assert.Equal(t, cfg.Clone(), again.Clone())
 	})
 }
+
+// Two gateway replicas on the ConfigMap store: a routing POST on one is in
+// force on the other (its listeners hear it), in its own ConfigMap next to
+// the execution config's, with its own history.
+func TestRoutingConfigOnConfigMapStoreReachesOtherReplica(t *testing.T) {
+	env := newCMEnv(t)
+	cfg := StoreConfig{Kind: StoreKindConfigMap, ConfigMap: ConfigMapStoreConfig{Namespace: env.ns}}.For("routing")
+	static := &RoutingConfig{Type: RoutingTypeWorker}
+	open := func() *RoutingManager {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		store, err := OpenDocStore(ctx, cfg, env.client, RoutingConfigDoc)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = store.Close() })
+		m, err := NewRoutingManager(ctx, static, store, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = m.Close() })
+		return m
+	}
+	a, b := open(), open()
+	heard := make(chan *RoutingConfig, 4)
+	defer b.Subscribe(func(c *RoutingConfig) { heard <- c })()
+
+	_, err := a.Set(context.Background(), &RoutingConfig{Type: RoutingTypeWorker, Rules: []RoutingRule{{Name: "c", Type: []string{"index_parallel"}, Percent: 25}}},
+		AuditInfo{Author: "alice", Comment: "canary"})
+	require.NoError(t, err)
+	select {
+	case c := <-heard:
+		require.Len(t, c.Rules, 1)
+		assert.Equal(t, 25.0, c.Rules[0].Percent)
+	case <-time.After(5 * time.Second):
+		t.Fatal("replica b never heard of the change")
+	}
+	assert.True(t, b.Stored())
+	hist, err := b.History(context.Background(), HistoryQuery{})
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	assert.Equal(t, "canary", hist[0].AuditInfo.Comment)
+	assert.Equal(t, RoutingConfigKey, hist[0].Key)
+	cm := env.configMap(t, DefaultConfigMapName+"-routing")
+	assert.Contains(t, cm.Data[ConfigMapKeyConfig], `"percent": 25`)
+}
