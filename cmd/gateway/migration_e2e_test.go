@@ -420,3 +420,93 @@ func indexOf(ids []string, id string) int {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Draining one Middle Manager through the gateway's API: it gets no new
+// task, what it runs finishes, and the drain view says when it is empty.
+// Draining the whole worker side sends worker-bound tasks to Kubernetes
+// (here not configured, so their submission fails with 503 rather than
+// silently landing on a Middle Manager).
+func TestServeDrainsMiddleManagers(t *testing.T) {
+	var mms []*mmsim.MM
+	var urls []string
+	for i := range 2 {
+		mm, err := mmsim.New(mmsim.Config{Capacity: 4, DefaultDuration: 100 * time.Millisecond, Logger: quietLog(), StartPort: 14000 + 100*i})
+		require.NoError(t, err)
+		require.NoError(t, mm.Start(context.Background()))
+		t.Cleanup(mm.Kill)
+		mms = append(mms, mm)
+		urls = append(urls, fmt.Sprintf(`{"url":%q,"capacity":4}`, mm.URL()))
+	}
+	props := writeProps(t, fmt.Sprintf(`
+druid.indexer.runner.type=httpRemote
+taskgate.worker.urls=[%s]
+taskgate.dynconfig.file=%s
+`, strings.Join(urls, ","), filepath.Join(t.TempDir(), "dynamic-config.json")))
+	gw := &scenarioGateway{t: t, client: &http.Client{Timeout: 30 * time.Second}, finals: map[string]map[string]bool{}}
+	gw.start(props, nil)
+	defer gw.stop()
+
+	// A long task on each Middle Manager, then drain the first.
+	for i := range 2 {
+		body := fmt.Sprintf(`{"type":"index","id":"long-%d","dataSource":"wiki","context":{"simulate":{"durationMs":1500}}}`, i)
+		resp, err := gw.client.Post(gw.base+"/taskgate/v1/task", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	waitUntil(t, 10*time.Second, "both long tasks placed", func() bool { return mms[0].Stats().Assigned+mms[1].Stats().Assigned == 2 })
+	drained := mms[0].HostAndPort()
+	if mms[0].Stats().Assigned == 0 {
+		drained = mms[1].HostAndPort()
+	}
+	drain := func(body string) string {
+		req, err := http.NewRequest(http.MethodPost, gw.base+"/taskgate/v1/migration/drain", strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(dynconfig.HeaderAuthor, "ops")
+		resp, err := gw.client.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+		return string(b)
+	}
+	drain(fmt.Sprintf(`{"add":[%q]}`, drained))
+	type drainView struct {
+		Workers []string       `json:"workers"`
+		Running map[string]int `json:"running"`
+		Empty   bool           `json:"empty"`
+	}
+	var v drainView
+	gw.getJSON("/taskgate/v1/migration/drain", &v)
+	assert.Equal(t, []string{drained}, v.Workers)
+	assert.Equal(t, 1, v.Running[drained])
+	assert.False(t, v.Empty)
+
+	before := map[string]int{mms[0].HostAndPort(): mms[0].Stats().Assigned, mms[1].HostAndPort(): mms[1].Stats().Assigned}
+	for i := range 6 {
+		gw.submit(fmt.Sprintf("after-drain-%d", i), "index", fmt.Sprintf("after-drain-%d", i))
+	}
+	waitUntil(t, 20*time.Second, "the drained Middle Manager empties", func() bool {
+		gw.getJSON("/taskgate/v1/migration/drain", &v)
+		return v.Empty
+	})
+	for _, mm := range mms {
+		if mm.HostAndPort() == drained {
+			assert.Equal(t, before[drained], mm.Stats().Assigned, "the drained Middle Manager got a new task")
+		}
+	}
+	// The drain is in the routing config, audited.
+	var history []dynconfig.AuditEntry
+	gw.getJSON(dynconfig.PathRoutingConfigHistory, &history)
+	require.Len(t, history, 1)
+	assert.Equal(t, "ops", history[0].AuditInfo.Author)
+
+	// Draining the whole worker side: worker-bound tasks go to Kubernetes,
+	// which this gateway does not run, so the submission is refused.
+	drain(`{"worker":true}`)
+	resp, err := gw.client.Post(gw.base+"/taskgate/v1/task", "application/json", strings.NewReader(`{"type":"index","id":"side-drained","dataSource":"wiki"}`))
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
+}
