@@ -45,9 +45,7 @@ Try, in another shell:
   curl -s 'http://$addr/taskgate/v1/tasks?state=known'        # each task with its runner (k8s or worker)
   curl -s 'http://$addr/taskgate/v1/changes?since=-1'        # then ?since=<counter>&timeout=30s to follow
   curl -s http://$addr/druid/indexer/v1/k8s/taskrunner/executionconfig
-  curl -s -XPOST -H 'Content-Type: application/json' -H 'X-Druid-Author: me' \
-    --data '{"type":"taskType","default":"k8s","rules":[{"name":"kafka-canary","type":["index_kafka"],"percent":50}]}' \
-    http://$addr/druid/indexer/v1/k8s/taskrunner/routingconfig   # live routing (docs/migration.md)
+  curl -s -XPOST -H 'Content-Type: application/json' -H 'X-Druid-Author: me' --data '{"type":"taskType","default":"k8s","rules":[{"name":"kafka-canary","type":["index_kafka"],"percent":50}]}' http://$addr/druid/indexer/v1/k8s/taskrunner/routingconfig
   curl -s http://$addr/taskgate/v1/migration                     # per type and runner: counts, failure rate, p95
   curl -s http://$addr/taskgate/v1/capacity
   curl -s http://$addr/metrics | grep taskgate
