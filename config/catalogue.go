@@ -423,6 +423,8 @@ var catalogue = []Property{
 		Doc: "PEM CA bundle for client certificates."},
 	{Name: "taskgate.api.tls.clientAuth", Type: TypeString, Allowed: []string{"none", "request", "verifyIfGiven", "require"}, Group: GroupTaskgate, Origin: "taskgate",
 		Doc: "Client certificate policy. Unset: require when a client CA is set, else none."},
+	{Name: "taskgate.journal.dir", Type: TypeString, Group: GroupTaskgate, Origin: "taskgate",
+		Doc: "Directory where accepted tasks are kept until they start (a runner may hold a queued task only in memory), so a gateway restart loses none. Unset: \"pending\" next to taskgate.dynconfig.file with the file store, var/taskgate/pending with the ConfigMap store. In Kubernetes, put it on a volume that outlives the container."},
 	{Name: "taskgate.migration.window", Type: TypeDuration, Default: "PT1H", Group: GroupTaskgate, Origin: "taskgate",
 		Doc: "Sliding window of the migration view (GET /taskgate/v1/migration) and of the routing rules' rollback guards."},
 	{Name: "taskgate.workerApi.listen", Type: TypeString, Group: GroupTaskgate, Origin: "taskgate",

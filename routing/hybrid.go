@@ -113,6 +113,7 @@ type Hybrid struct {
 	log         *slog.Logger
 	observers   []Observer
 	now         func() time.Time
+	journal     Journal
 
 	mu sync.Mutex
 	// inflight holds the ids being submitted; later submitters of the same
@@ -174,6 +175,11 @@ func NewHybrid(k8s, worker Runner, strategy Strategy, opts ...HybridOption) (*Hy
 		o(h)
 	}
 	h.strategy.Store(&strategyRef{s: strategy})
+	if h.journal != nil {
+		// For the gateway's lifetime: entries are forgotten as tasks start.
+		h.k8s.Subscribe(h.journalEvent)
+		h.worker.Subscribe(h.journalEvent)
+	}
 	return h, nil
 }
 
@@ -265,7 +271,17 @@ func (h *Hybrid) submit(ctx context.Context, t *task.Task) (Decision, bool, erro
 	if err != nil {
 		return d, false, fmt.Errorf("submit task %s: %w", t.ID, err)
 	}
+	if h.journal != nil {
+		// Before Run: once Run returns, the task may wait in the runner's
+		// memory only.
+		if err := h.journal.Put(t); err != nil {
+			return d, false, fmt.Errorf("submit task %s: %w", t.ID, err)
+		}
+	}
 	if err := r.Run(ctx, t); err != nil {
+		if h.journal != nil {
+			_ = h.journal.Delete(t.ID)
+		}
 		return d, false, fmt.Errorf("run task %s on %s runner (%s): %w", t.ID, d.Runner, d.Rule, err)
 	}
 	if d.Fallback != nil && d.Fallback.NoSlotFor > 0 {
@@ -458,7 +474,8 @@ func (h *Hybrid) Stop(ctx context.Context) error {
 	return h.both("stop", []Runner{h.k8s, h.worker}, func(r Runner) error { return r.Stop(ctx) })
 }
 
-// Restore restores both runners and returns their tasks, Kubernetes first.
+// Restore restores both runners and returns their tasks, Kubernetes first,
+// then (with a journal) runs again the accepted tasks no runner knows.
 // Tasks restored by one runner are returned even when the other fails.
 func (h *Hybrid) Restore(ctx context.Context) ([]WorkItem, error) {
 	var items []WorkItem
@@ -467,6 +484,9 @@ func (h *Hybrid) Restore(ctx context.Context) ([]WorkItem, error) {
 		items = append(items, got...)
 		return err
 	})
+	if h.journal != nil {
+		err = errors.Join(err, h.replayJournal(ctx))
+	}
 	return items, err
 }
 

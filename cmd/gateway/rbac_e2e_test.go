@@ -116,7 +116,8 @@ druid.indexer.runner.k8s.podTemplate.base=%s
 druid.indexer.logs.type=file
 druid.indexer.logs.directory=%s
 taskgate.dynconfig.store=configmap
-`, ns, tpl, logDir))
+taskgate.journal.dir=%s
+`, ns, tpl, logDir, filepath.Join(dir, "pending")))
 	base, stop := startGateway(t, props, []string{"KUBECONFIG=" + kubeconfig})
 	defer stop()
 	client := &http.Client{Timeout: 10 * time.Second}

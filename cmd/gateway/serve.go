@@ -17,6 +17,7 @@ import (
 	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/api"
 	"github.com/taskgate/taskgate/dynconfig"
+	"github.com/taskgate/taskgate/internal/journal"
 	"github.com/taskgate/taskgate/internal/version"
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/tasklogs"
@@ -179,10 +180,15 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	if err := rs.newTracker(wire, worker, tel, log); err != nil {
 		return err
 	}
+	pending, err := journal.Open(wire.journalDir)
+	if err != nil {
+		return err
+	}
 	hybrid, err := routing.NewHybrid(
 		k8s,
 		worker,
 		strategy,
+		routing.WithJournal(pending),
 		routing.WithLogger(log.With("component", "routing")),
 		routing.WithTracerProvider(tel.TracerProvider),
 		routing.WithObserver(rs.tracker),

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/taskgate/taskgate/api"
 	"github.com/taskgate/taskgate/config"
 	"github.com/taskgate/taskgate/dynconfig"
+	"github.com/taskgate/taskgate/internal/journal"
 	"github.com/taskgate/taskgate/k8srunner"
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/tasklogs"
@@ -64,6 +66,8 @@ type wiring struct {
 	migrationWindow time.Duration
 	// workerAPI is the gateway-as-a-worker listener; off when listen is "".
 	workerAPI workerAPIConfig
+	// journalDir holds accepted tasks until they start.
+	journalDir string
 }
 
 func buildWiring(props *config.Properties) (wiring, error) {
@@ -120,6 +124,7 @@ func buildWiring(props *config.Properties) (wiring, error) {
 	if w.workerAPI, err = workerAPIFromProperties(props); err != nil {
 		return w, err
 	}
+	w.journalDir = journalDir(props, w.store)
 	return w, nil
 }
 
@@ -141,7 +146,22 @@ func printEffective(out io.Writer, props *config.Properties, w wiring) {
 	fmt.Fprintf(out, " workerType=%s\n", w.strategyConfig.WorkerType)
 }
 
-const propCapacity = "druid.indexer.runner.capacity"
+const (
+	propCapacity   = "druid.indexer.runner.capacity"
+	propJournalDir = "taskgate.journal.dir"
+)
+
+// journalDir is taskgate.journal.dir, else next to the file store's file
+// (tests and local runs keep everything in one place), else the default.
+func journalDir(props *config.Properties, store dynconfig.StoreConfig) string {
+	if dir, _ := props.Get(propJournalDir); dir != "" {
+		return dir
+	}
+	if store.Kind != dynconfig.StoreKindConfigMap && store.File.Path != "" {
+		return filepath.Join(filepath.Dir(store.File.Path), "pending")
+	}
+	return journal.DefaultDir
+}
 
 // podTemplateKeys returns the <key> of every druid.indexer.runner.k8s.podTemplate.<key>.
 func podTemplateKeys(props *config.Properties) []string {
