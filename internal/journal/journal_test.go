@@ -22,7 +22,7 @@ func TestPutListDelete(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "pending")
 	j, err := Open(dir)
 	require.NoError(t, err)
-	a := mustTask(t, `{"type":"index","id":"a/../../b:c","dataSource":"wiki"}`)
+	a := mustTask(t, `{"type":"index","id":"a..b:c é","dataSource":"wiki"}`)
 	b := mustTask(t, `{"type":"compact","id":"b","dataSource":"wiki","context":{"x":1}}`)
 	require.NoError(t, j.Put(a))
 	require.NoError(t, j.Put(b))
