@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"regexp"
@@ -377,13 +378,36 @@ func (s *Server) allowed(r *http.Request, res Resource, act Action) bool {
 }
 
 func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err error) {
+	writeAuthFailure(w, r, s.auth.authn, s.log, err)
+}
+
+// RequireResource guards a handler served outside the Server (the Middle
+// Manager API of package workerapi, on its own listener) the way the
+// Server guards its routes: credentials authn accepts, then res with READ
+// for GET/HEAD and WRITE otherwise; 401 with challenges or 403 otherwise.
+func RequireResource(authn Authenticator, authz Authorizer, res Resource, log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := authn.Authenticate(r)
+		if err == nil {
+			r = r.WithContext(context.WithValue(r.Context(), identityKey{}, id))
+			err = authz.Authorize(r, res, ActionForMethod(r.Method))
+		}
+		if err != nil {
+			writeAuthFailure(w, r, authn, log, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeAuthFailure(w http.ResponseWriter, r *http.Request, authn Authenticator, log *slog.Logger, err error) {
 	switch {
 	case errors.Is(err, ErrNoCredentials), errors.Is(err, ErrBadCredentials):
-		for _, c := range s.auth.authn.Challenges() {
+		for _, c := range authn.Challenges() {
 			w.Header().Add("WWW-Authenticate", c)
 		}
 		if errors.Is(err, ErrBadCredentials) {
-			s.log.InfoContext(r.Context(), "authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
+			log.InfoContext(r.Context(), "authentication failed", "path", r.URL.Path, "remote", r.RemoteAddr, "reason", err.Error())
 			// The reason (unknown user or wrong password) stays in the log.
 			writeError(w, http.StatusUnauthorized, ErrBadCredentials.Error(), "")
 			return
@@ -392,7 +416,7 @@ func (s *Server) writeAuthError(w http.ResponseWriter, r *http.Request, err erro
 	case errors.Is(err, ErrForbidden):
 		writeError(w, http.StatusForbidden, err.Error(), "")
 	default:
-		s.log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err)
+		log.ErrorContext(r.Context(), "authorization failed", "path", r.URL.Path, "error", err)
 		writeError(w, http.StatusInternalServerError, "authorization: "+err.Error(), "")
 	}
 }

@@ -428,7 +428,7 @@ var catalogue = []Property{
 	{Name: "taskgate.migration.window", Type: TypeDuration, Default: "PT1H", Group: GroupTaskgate, Origin: "taskgate",
 		Doc: "Sliding window of the migration view (GET /taskgate/v1/migration) and of the routing rules' rollback guards."},
 	{Name: "taskgate.workerApi.listen", Type: TypeString, Group: GroupTaskgate, Origin: "taskgate",
-		Doc: "host:port to serve Druid's Middle Manager API on, so an unmodified Overlord (runner type httpRemote) can use the gateway as its worker. Unset: off. No authentication on this listener: keep it on the pod network (docs/migration.md)."},
+		Doc: "host:port to serve Druid's Middle Manager API on, so an unmodified Overlord (runner type httpRemote) can use the gateway as its worker. Unset: off. With taskgate.auth.enabled it needs credentials with STATE READ/WRITE (the Overlord's escalator user), as a Middle Manager's endpoints do."},
 	{Name: "taskgate.workerApi.host", Type: TypeString, Group: GroupTaskgate, Origin: "taskgate",
 		Doc: "host:port the Overlord reaches the worker API at (the worker's announced host). Unset: druid.host with the listen port."},
 	{Name: "taskgate.workerApi.capacity", Type: TypeInt, Default: "1000", Group: GroupTaskgate, Origin: "taskgate", check: atLeast(1),

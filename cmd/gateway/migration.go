@@ -203,7 +203,7 @@ func workerAPIFromProperties(props *config.Properties) (workerAPIConfig, error) 
 // Kubernetes discovery. It must run after the runners restored their tasks:
 // the Overlord's first full sync must list them all. The returned stop
 // unannounces first, so the Overlord stops assigning before the API goes.
-func startWorkerAPI(ctx context.Context, w workerAPIConfig, h *routing.Hybrid, kube *lazyKube, environ []string, log *slog.Logger) (stop func(context.Context) error, err error) {
+func startWorkerAPI(ctx context.Context, w workerAPIConfig, auth api.AuthConfig, h *routing.Hybrid, kube *lazyKube, environ []string, log *slog.Logger) (stop func(context.Context) error, err error) {
 	wlog := log.With("component", "workerapi")
 	cfg := w.service
 	cfg.Logger = wlog
@@ -214,12 +214,24 @@ func startWorkerAPI(ctx context.Context, w workerAPIConfig, h *routing.Hybrid, k
 	if err := svc.Start(ctx); err != nil {
 		return nil, err
 	}
+	handler := protocol.NewHandler(svc, protocol.WithLogger(wlog))
+	if auth.Enabled {
+		// As a Middle Manager's endpoints: the Overlord sends its escalator
+		// credentials (druid.escalator.internalClient*), which the auth file
+		// must grant STATE READ and WRITE.
+		fa, err := api.LoadAuthFile(auth.File, auth.Realm)
+		if err != nil {
+			svc.Stop()
+			return nil, fmt.Errorf("worker API: %w", err)
+		}
+		handler = api.RequireResource(fa, fa, api.StateResource, wlog, handler)
+	}
 	ln, err := net.Listen("tcp", w.listen)
 	if err != nil {
 		svc.Stop()
 		return nil, fmt.Errorf("worker API: listen on %s: %w", w.listen, err)
 	}
-	hs := &http.Server{Handler: protocol.NewHandler(svc, protocol.WithLogger(wlog)), ReadHeaderTimeout: 30 * time.Second}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			wlog.Error("worker API server stopped", "error", err)

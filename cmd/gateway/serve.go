@@ -209,7 +209,7 @@ func runServer(ctx context.Context, log *slog.Logger, o serveOptions, stdout io.
 	log.Info("runners started", "routing", fmt.Sprint(hybrid.Strategy()), "restored", len(restored))
 	stopWorkerAPI := func(context.Context) error { return nil }
 	if wire.workerAPI.listen != "" {
-		if stopWorkerAPI, err = startWorkerAPI(ctx, wire.workerAPI, hybrid, kube, o.environ, log); err != nil {
+		if stopWorkerAPI, err = startWorkerAPI(ctx, wire.workerAPI, wire.auth, hybrid, kube, o.environ, log); err != nil {
 			_ = hybrid.Stop(context.Background())
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/taskgate/taskgate/internal/mmsim"
 	"github.com/taskgate/taskgate/routing"
@@ -127,4 +130,55 @@ func TestValidateConfigWorkerAPI(t *testing.T) {
 			assert.Contains(t, errOut, tc.wantErr)
 		})
 	}
+}
+
+// With access control on, the worker API asks for credentials as a Middle
+// Manager's endpoints do: the Overlord's escalator user needs STATE.
+func TestServeWorkerAPIRequiresStatePermission(t *testing.T) {
+	dir := t.TempDir()
+	hash, err := bcrypt.GenerateFromPassword([]byte("escalator-pw"), bcrypt.MinCost)
+	require.NoError(t, err)
+	authFile := filepath.Join(dir, "auth.yaml")
+	require.NoError(t, os.WriteFile(authFile, []byte(fmt.Sprintf(`
+roles:
+  internal:
+    - {resource: {type: STATE, name: STATE}, action: READ}
+    - {resource: {type: STATE, name: STATE}, action: WRITE}
+  reader:
+    - {resource: {type: DATASOURCE, name: ".*"}, action: READ}
+users:
+  druid_system: {passwordHash: %q, roles: [internal]}
+  someone: {passwordHash: %q, roles: [reader]}
+`, hash, hash)), 0o600))
+	mm, err := mmsim.New(mmsim.Config{Capacity: 2, DefaultDuration: 50 * time.Millisecond, Logger: quietLog(), StartPort: 13500})
+	require.NoError(t, err)
+	require.NoError(t, mm.Start(context.Background()))
+	defer mm.Kill()
+	workerAddr := freeLoopbackAddr(t)
+	props := writeProps(t, `
+druid.indexer.runner.type=httpRemote
+taskgate.worker.urls=[{"url":"`+mm.URL()+`","capacity":2}]
+taskgate.workerApi.listen=`+workerAddr+`
+taskgate.workerApi.host=`+workerAddr+`
+taskgate.auth.enabled=true
+taskgate.auth.file=`+authFile+`
+taskgate.dynconfig.file=`+filepath.Join(dir, "dynamic-config.json")+`
+`)
+	_, stop := startGateway(t, props, nil)
+	defer stop()
+
+	sync := func(user string) int {
+		req, err := http.NewRequest(http.MethodGet, "http://"+workerAddr+"/druid-internal/v1/worker?counter=-1&timeout=1000", nil)
+		require.NoError(t, err)
+		if user != "" {
+			req.SetBasicAuth(user, "escalator-pw")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusUnauthorized, sync(""))
+	assert.Equal(t, http.StatusForbidden, sync("someone"))
+	assert.Equal(t, http.StatusOK, sync("druid_system"))
 }
