@@ -2,6 +2,9 @@ package routing
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -69,3 +72,38 @@ func TestHybridJournalReplaysOnlyTasksNoRunnerKnows(t *testing.T) {
 		assert.NotEqual(t, "refused", tk.ID)
 	}
 }
+
+// BenchmarkHybridSubmitJournal measures what the journal (one fsynced file
+// per task) adds to a submission, against the same submission without it.
+func BenchmarkHybridSubmitJournal(b *testing.B) {
+	for _, withJournal := range []bool{false, true} {
+		name := "no-journal"
+		if withJournal {
+			name = "journal"
+		}
+		b.Run(name, func(b *testing.B) {
+			k8s, worker := newFakeRunner(RunnerK8s), newFakeRunner(RunnerWorker)
+			opts := []HybridOption{WithLogger(discardLogger())}
+			if withJournal {
+				j, err := journal.Open(b.TempDir())
+				require.NoError(b, err)
+				opts = append(opts, WithJournal(j))
+			}
+			h, err := NewHybrid(k8s, worker, mustStrategy(b, StrategyConfig{}), opts...)
+			require.NoError(b, err)
+			tasks := make([]*task.Task, b.N)
+			for i := range tasks {
+				tasks[i] = newTask(b, fmt.Sprintf("bench-%d", i), "index", "wiki")
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := h.Submit(ctx, tasks[i]); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
