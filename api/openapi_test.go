@@ -16,6 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
+	"github.com/taskgate/taskgate/dynconfig"
+	"github.com/taskgate/taskgate/migration"
 	"github.com/taskgate/taskgate/routing"
 	"github.com/taskgate/taskgate/task"
 )
@@ -47,7 +49,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	doc := loadOpenAPI(t)
 	require.True(t, strings.HasPrefix(fmt.Sprint(doc["openapi"]), "3."), "openapi version: %v", doc["openapi"])
 
-	s, _ := newTestServer(t, newMemRunner())
+	// The gateway's extra routes are part of the API the document describes.
+	gw := newGatewayRoutes(t, gatewayRoutesConfig{routing: true, workers: fixedLoad{}})
+	s, _ := newTestServer(t, newMemRunner(), gw.opts...)
 	routes := map[string]string{} // "METHOD /path" → route name
 	require.NoError(t, s.router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		tmpl, err := route.GetPathTemplate()
@@ -64,6 +68,12 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 		return nil
 	}))
 	require.NotEmpty(t, routes)
+	for _, key := range []string{
+		"GET " + dynconfig.PathExecutionConfig, "POST " + dynconfig.PathRoutingConfig,
+		"GET " + migration.PathView, "POST " + migration.PathDrain,
+	} {
+		require.Contains(t, routes, key, "the gateway's routes are not mounted")
+	}
 
 	documented := map[string]string{} // "METHOD /path" → operationId
 	paramRe := regexp.MustCompile(`\{([^}]+)\}`)
@@ -107,7 +117,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 }
 
 // TestResponsesMatchOpenAPI checks real answers against the documented
-// schemas, so a field added, renamed or dropped in code shows up here.
+// schemas, so a field added, renamed or dropped in code shows up here. The
+// gateway's extra routes (execution and routing config, migration view and
+// drain) are built from their real components and given real content first.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	doc := loadOpenAPI(t)
 	m := newMemRunner()
@@ -119,57 +131,187 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 	m.put(done)
 	m.logs["t1"] = "hello\n"
 	m.total = map[string]int{"c": 2}
-	s, _ := newTestServer(t, m)
+	gw := newGatewayRoutes(t, gatewayRoutesConfig{routing: true,
+		workers: fixedLoad{"mm-1.mm.druid.svc:8091": 2, "": 1}})
+	s, _ := newTestServer(t, m, gw.opts...)
 	m.emit(routing.Event{Kind: routing.EventStatusChanged, TaskID: "t2", Runner: "worker", Status: &st, Location: task.UnknownLocation(), Time: time.Now()})
+	gw.populate(t, s.Handler())
 
+	// Without a routing config the drain endpoints answer 503; without the
+	// worker load the drain status has null counts; a config never POSTed
+	// is answered with its defaults and an empty history.
+	unwired := newGatewayRoutes(t, gatewayRoutesConfig{})
+	sUnwired, _ := newTestServer(t, newMemRunner(), unwired.opts...)
+	noLoad := newGatewayRoutes(t, gatewayRoutesConfig{routing: true})
+	sNoLoad, _ := newTestServer(t, newMemRunner(), noLoad.opts...)
+
+	const (
+		execCfg    = dynconfig.PathExecutionConfig
+		execHist   = dynconfig.PathExecutionConfigHistory
+		routingCfg = dynconfig.PathRoutingConfig
+		routingHis = dynconfig.PathRoutingConfigHistory
+		view       = migration.PathView
+		drain      = migration.PathDrain
+	)
+	textHeader := map[string]string{"Content-Type": "text/plain"}
+	tooBig := strings.Repeat(" ", dynconfig.MaxBodyBytes+1)
 	tests := []struct {
 		method, target, body string
 		want                 int
+		srv                  *Server           // nil: s
+		header               map[string]string // nil: JSON
 	}{
-		{http.MethodPost, "/taskgate/v1/task", `{"type":"noop","id":"n1"}`, 202},
-		{http.MethodPost, "/taskgate/v1/task", `{"type":"noop","id":"t1"}`, 200},
-		{http.MethodPost, "/taskgate/v1/task", `{"type":"noop"}`, 400},
-		{http.MethodPost, "/taskgate/v1/task", `x`, 400},
-		{http.MethodGet, "/taskgate/v1/task/t1/status", "", 200},
-		{http.MethodGet, "/taskgate/v1/task/t2/status", "", 200},
-		{http.MethodGet, "/taskgate/v1/task/zz/status", "", 404},
-		{http.MethodGet, "/taskgate/v1/task/t1/location", "", 200},
-		{http.MethodGet, "/taskgate/v1/task/t2/location", "", 200},
-		{http.MethodGet, "/taskgate/v1/task//location", "", 400},
-		{http.MethodPost, "/taskgate/v1/task/t1/shutdown", `{"reason":"r"}`, 200},
-		{http.MethodPost, "/taskgate/v1/task/t1/shutdown", `{"nope":1}`, 400},
-		{http.MethodGet, "/taskgate/v1/task/zz/log", "", 404},
-		{http.MethodGet, "/taskgate/v1/task/t1/log?offset=x", "", 400},
-		{http.MethodGet, "/taskgate/v1/tasks", "", 200},
-		{http.MethodGet, "/taskgate/v1/tasks?state=bad", "", 400},
-		{http.MethodGet, "/taskgate/v1/capacity", "", 200},
-		{http.MethodGet, "/taskgate/v1/changes?since=-1", "", 200},
-		{http.MethodGet, fmt.Sprintf("/taskgate/v1/changes?since=%d", s.changes.base), "", 200},
-		{http.MethodGet, "/taskgate/v1/changes?timeout=x", "", 400},
-		{http.MethodGet, "/status/health", "", 200},
-		{http.MethodGet, "/status/ready", "", 200},
-		{http.MethodGet, "/status", "", 200},
-		{http.MethodGet, "/nowhere", "", 404},
-		{http.MethodPut, "/status", "", 405},
+		{method: http.MethodPost, target: "/taskgate/v1/task", body: `{"type":"noop","id":"n1"}`, want: 202},
+		{method: http.MethodPost, target: "/taskgate/v1/task", body: `{"type":"noop","id":"t1"}`, want: 200},
+		{method: http.MethodPost, target: "/taskgate/v1/task", body: `{"type":"noop"}`, want: 400},
+		{method: http.MethodPost, target: "/taskgate/v1/task", body: `x`, want: 400},
+		{method: http.MethodGet, target: "/taskgate/v1/task/t1/status", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/task/t2/status", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/task/zz/status", want: 404},
+		{method: http.MethodGet, target: "/taskgate/v1/task/t1/location", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/task/t2/location", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/task//location", want: 400},
+		{method: http.MethodPost, target: "/taskgate/v1/task/t1/shutdown", body: `{"reason":"r"}`, want: 200},
+		{method: http.MethodPost, target: "/taskgate/v1/task/t1/shutdown", body: `{"nope":1}`, want: 400},
+		{method: http.MethodGet, target: "/taskgate/v1/task/zz/log", want: 404},
+		{method: http.MethodGet, target: "/taskgate/v1/task/t1/log?offset=x", want: 400},
+		{method: http.MethodGet, target: "/taskgate/v1/tasks", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/tasks?state=bad", want: 400},
+		{method: http.MethodGet, target: "/taskgate/v1/capacity", want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/changes?since=-1", want: 200},
+		{method: http.MethodGet, target: fmt.Sprintf("/taskgate/v1/changes?since=%d", s.changes.base), want: 200},
+		{method: http.MethodGet, target: "/taskgate/v1/changes?timeout=x", want: 400},
+		{method: http.MethodGet, target: "/status/health", want: 200},
+		{method: http.MethodGet, target: "/status/ready", want: 200},
+		{method: http.MethodGet, target: "/status", want: 200},
+		{method: http.MethodGet, target: "/nowhere", want: 404},
+		{method: http.MethodPut, target: "/status", want: 405},
+
+		// The gateway's routes. GETs first: the POSTs below change state.
+		{method: http.MethodGet, target: view, want: 200},
+		{method: http.MethodGet, target: view, want: 200, srv: sUnwired},
+		{method: http.MethodGet, target: drain, want: 200},
+		{method: http.MethodGet, target: drain, want: 200, srv: sNoLoad},
+		{method: http.MethodGet, target: drain, want: 503, srv: sUnwired},
+		{method: http.MethodGet, target: execCfg, want: 200},
+		{method: http.MethodGet, target: execCfg, want: 200, srv: sUnwired},
+		{method: http.MethodGet, target: execHist, want: 200},
+		{method: http.MethodGet, target: execHist + "?count=1", want: 200},
+		{method: http.MethodGet, target: execHist + "?interval=2020-01-01T00:00:00Z/P7D", want: 200},
+		{method: http.MethodGet, target: execHist, want: 200, srv: sUnwired},
+		{method: http.MethodGet, target: execHist + "?count=0", want: 400},
+		{method: http.MethodGet, target: execHist + "?interval=yesterday", want: 400},
+		{method: http.MethodGet, target: routingCfg, want: 200},
+		{method: http.MethodGet, target: routingCfg, want: 200, srv: sNoLoad},
+		{method: http.MethodGet, target: routingHis, want: 200},
+		{method: http.MethodGet, target: routingHis + "?count=x", want: 400},
+		{method: http.MethodPut, target: view, want: 405},
+
+		{method: http.MethodPost, target: execCfg, body: `{"capacity": 0}`, want: 400},
+		{method: http.MethodPost, target: execCfg, body: `{"podTemplateSelectStrategy": {"type": "selectorBased"}}`, want: 400},
+		{method: http.MethodPost, target: execCfg, body: `{"capacity": 3}`, want: 415, header: textHeader},
+		{method: http.MethodPost, target: execCfg, body: tooBig, want: 413},
+		{method: http.MethodPost, target: execCfg, body: `{"capacity": 7}`, want: 200},
+		{method: http.MethodPost, target: routingCfg, body: `{"type": "sideways"}`, want: 400},
+		{method: http.MethodPost, target: routingCfg, body: `{"rules": [{"name": "r", "percent": 101}]}`, want: 400},
+		{method: http.MethodPost, target: routingCfg, body: `{"type": "k8s"}`, want: 415, header: textHeader},
+		{method: http.MethodPost, target: routingCfg, body: `{"type": "taskType", "default": "worker"}`, want: 200, srv: sNoLoad},
+		{method: http.MethodPost, target: drain, body: `{"add": ["mm-1.mm.druid.svc:8091"]}`, want: 200},
+		{method: http.MethodPost, target: drain, body: `{"worker": true}`, want: 200, srv: sNoLoad},
+		{method: http.MethodPost, target: drain, body: `{"workers": ["no-port"]}`, want: 400},
+		{method: http.MethodPost, target: drain, body: `{"wrkers": []}`, want: 400},
+		{method: http.MethodPost, target: drain, body: `{}`, want: 400},
+		{method: http.MethodPost, target: drain, body: `{"worker": true}`, want: 415, header: textHeader},
+		{method: http.MethodPost, target: drain, body: `{"worker": true}`, want: 503, srv: sUnwired},
 	}
+	covered := nullCoverage{}
 	for _, tc := range tests {
-		t.Run(tc.method+" "+tc.target, func(t *testing.T) {
-			rec := serve(t, s.Handler(), req{method: tc.method, target: tc.target, body: strings.NewReader(tc.body), header: jsonHeader()})
+		srv, header := tc.srv, tc.header
+		if srv == nil {
+			srv = s
+		}
+		if header == nil {
+			header = jsonHeader()
+		}
+		name := tc.method + " " + tc.target
+		if tc.body != "" && len(tc.body) < 80 {
+			name += " " + tc.body
+		}
+		switch srv {
+		case sUnwired:
+			name += " (no routing config)"
+		case sNoLoad:
+			name += " (no worker load)"
+		}
+		t.Run(name, func(t *testing.T) {
+			rec := serve(t, srv.Handler(), req{method: tc.method, target: tc.target, body: strings.NewReader(tc.body), header: header})
 			require.Equal(t, tc.want, rec.Code, rec.Body.String())
-			schema := documentedSchema(t, doc, s, tc.method, tc.target, rec.Code)
+			resp := documentedResponse(t, doc, srv, tc.method, tc.target, rec.Code)
+			content := obj(resp["content"])
+			if content == nil {
+				assert.Empty(t, rec.Body.String(), "the document says %d of %s has no body", rec.Code, tc.method)
+				return
+			}
+			media := obj(content["application/json"])
+			require.NotNil(t, media, "no application/json content documented for %d of %s %s", rec.Code, tc.method, tc.target)
 			var body any
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
-			for _, problem := range validate(doc, schema, body, "$") {
+			for _, problem := range validate(doc, obj(media["schema"]), body, "$") {
 				t.Errorf("response does not match docs/openapi.yaml: %s\nbody: %s", problem, rec.Body.String())
+			}
+			if rec.Code == http.StatusOK {
+				covered.walk(body, tc.method+" "+strings.SplitN(tc.target, "?", 2)[0]+" $")
 			}
 		})
 	}
+
+	// Every nullable field of the gateway's answers was checked both null
+	// and with a value, so neither form can drift from the document unseen.
+	for _, path := range []string{
+		"GET " + view + " $.types.failureRate",
+		"GET " + view + " $.types.medianDurationMs",
+		"GET " + view + " $.types.p95DurationMs",
+		"GET " + view + " $.types.share",
+		"GET " + view + " $.rules.k8sShare",
+		"GET " + view + " $.rules.percent",
+		"GET " + drain + " $.running",
+		"GET " + drain + " $.unassigned",
+		"GET " + drain + " $.runningOnWorkerSide",
+		"POST " + drain + " $.running",
+		"GET " + execCfg + " $.podTemplateSelectStrategy.selectors.type",
+		"GET " + execCfg + " $.podTemplateSelectStrategy.selectors.context.tags",
+	} {
+		seen := covered[path]
+		if assert.NotNil(t, seen, "%s never answered", path) {
+			assert.True(t, seen[0], "%s never checked as null", path)
+			assert.True(t, seen[1], "%s never checked with a value", path)
+		}
+	}
+	// The rest of the view's lists and optional values were checked with
+	// content: a list seen only empty would prove nothing about its items.
+	for _, path := range []string{
+		"GET " + view + " $.diverted.lastDetail",
+		"GET " + view + " $.rollbacks.comment",
+		"GET " + view + " $.rules.taskTypes",
+		"GET " + execHist + " $.auditInfo.identity",
+		"GET " + routingHis + " $.payload",
+		"GET " + routingCfg + " $.rules.fallback.noSlotFor",
+		"GET " + routingCfg + " $.rules.guard.minTasks",
+		"GET " + routingCfg + " $.rules.context.tags.tier",
+		"GET " + routingCfg + " $.overrides.compact",
+		"GET " + drain + " $.workers",
+	} {
+		seen := covered[path]
+		if assert.NotNil(t, seen, "%s never answered", path) {
+			assert.True(t, seen[0] || seen[1], "%s never checked", path)
+		}
+	}
 }
 
-// documentedSchema finds the JSON schema the document gives for a response:
-// the operation's own status code, else its default; unrouted requests use
-// the shared Error response.
-func documentedSchema(t *testing.T, doc map[string]any, s *Server, method, target string, status int) map[string]any {
+// documentedResponse finds the response the document gives for a request's
+// answer: the operation's own status code, else its default; unrouted
+// requests use the shared Error response.
+func documentedResponse(t *testing.T, doc map[string]any, s *Server, method, target string, status int) map[string]any {
 	t.Helper()
 	r, err := http.NewRequest(method, target, nil)
 	require.NoError(t, err)
@@ -189,10 +331,7 @@ func documentedSchema(t *testing.T, doc map[string]any, s *Server, method, targe
 		resp, ok = responses["default"]
 	}
 	require.True(t, ok, "status %d of %s %s is not documented", status, method, target)
-	content := obj(resolve(t, doc, resp)["content"])
-	media := obj(content["application/json"])
-	require.NotNil(t, media, "no application/json content documented for %d of %s %s", status, method, target)
-	return obj(media["schema"])
+	return resolve(t, doc, resp)
 }
 
 func resolve(t *testing.T, doc map[string]any, v any) map[string]any {
@@ -238,8 +377,8 @@ func collectRefs(v any, out *[]string) {
 }
 
 // validate checks v against the subset of JSON Schema the document uses:
-// $ref, type, nullable, enum, required, properties, additionalProperties,
-// items and oneOf.
+// $ref, type, format date-time, nullable, enum, required, properties,
+// additionalProperties, items and oneOf.
 func validate(doc map[string]any, schema map[string]any, v any, at string) []string {
 	for schema != nil && schema["$ref"] != nil {
 		schema = obj(lookupRef(doc, fmt.Sprint(schema["$ref"])))
@@ -314,8 +453,19 @@ func validate(doc map[string]any, schema map[string]any, v any, at string) []str
 			problems = append(problems, validate(doc, obj(schema["items"]), it, fmt.Sprintf("%s[%d]", at, i))...)
 		}
 	case "string":
-		if _, ok := v.(string); !ok {
+		str, ok := v.(string)
+		if !ok {
 			problems = append(problems, fmt.Sprintf("%s: want a string, got %T", at, v))
+			break
+		}
+		if schema["format"] == "date-time" {
+			if _, err := time.Parse(time.RFC3339Nano, str); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %q is not an RFC 3339 date-time", at, str))
+			}
+		}
+	case "number":
+		if _, ok := v.(float64); !ok {
+			problems = append(problems, fmt.Sprintf("%s: want a number, got %T", at, v))
 		}
 	case "integer":
 		if f, ok := v.(float64); !ok || f != float64(int64(f)) {

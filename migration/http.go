@@ -321,9 +321,11 @@ func (t *Tracker) ServeSetDrain(w http.ResponseWriter, r *http.Request) {
 	}
 	req, err := ParseDrainRequest(body)
 	if err != nil {
-		var de *drainError
-		errors.As(err, &de)
-		writeError(w, http.StatusBadRequest, de.field, err.Error())
+		field := ""
+		if de := (*drainError)(nil); errors.As(err, &de) {
+			field = de.field
+		}
+		writeError(w, http.StatusBadRequest, field, err.Error())
 		return
 	}
 	st, err := t.SetDrain(r.Context(), req, t.auditInfo(r))
