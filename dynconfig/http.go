@@ -90,7 +90,7 @@ func (h *Handlers) PostConfig(w http.ResponseWriter, r *http.Request) {
 	for _, warning := range warnings {
 		h.log.Warn("execution config POST: "+warning, "remote", r.RemoteAddr)
 	}
-	if _, err := h.m.Set(r.Context(), update, auditInfo(r, h.identity)); err != nil {
+	if _, err := h.m.Set(r.Context(), update, AuditInfoFromRequest(r, h.identity)); err != nil {
 		h.fail(w, err)
 		return
 	}
@@ -183,9 +183,11 @@ func writeStoreError(w http.ResponseWriter, log *slog.Logger, op string, err err
 	writeError(w, http.StatusInternalServerError, "", op+": "+err.Error())
 }
 
-// auditInfo builds Druid's AuditInfo for r (AuthorizationUtils.buildAuditInfo);
-// identity, when set, finds the authenticated user.
-func auditInfo(r *http.Request, identity func(*http.Request) string) AuditInfo {
+// AuditInfoFromRequest builds Druid's AuditInfo for r
+// (AuthorizationUtils.buildAuditInfo): author and comment from the
+// X-Druid-Author and X-Druid-Comment headers, the remote IP, and the
+// authenticated user when identity finds one.
+func AuditInfoFromRequest(r *http.Request, identity func(*http.Request) string) AuditInfo {
 	info := AuditInfo{
 		Author:  r.Header.Get(HeaderAuthor),
 		Comment: r.Header.Get(HeaderComment),
@@ -213,10 +215,20 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, status int, field, msg string) {
-	writeJSON(w, status, errorBody{Error: msg, Field: field})
+	WriteError(w, status, field, msg)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func writeJSON(w http.ResponseWriter, status int, v any) { WriteJSON(w, status, v) }
+
+// WriteError answers {"error": msg, "field": field} (field left out when
+// ""), the gateway's error shape, for handlers outside the api package.
+func WriteError(w http.ResponseWriter, status int, field, msg string) {
+	WriteJSON(w, status, errorBody{Error: msg, Field: field})
+}
+
+// WriteJSON answers v as JSON (HTML characters not escaped), or a 500 when
+// v cannot be encoded.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -205,22 +205,9 @@ func (e *FieldError) Error() string {
 // Parse does not check template keys; call Validate for that.
 func Parse(data []byte) (cfg *ExecutionConfig, warnings []string, err error) {
 	p := &parser{}
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, nil, &FieldError{Reason: "request body is empty; expected an execution config JSON object"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, nil, &FieldError{Reason: "invalid JSON: " + jsonErrorText(err)}
-	}
-	if dec.InputOffset() != int64(len(trimmed)) {
-		return nil, nil, &FieldError{Reason: fmt.Sprintf("invalid JSON: unexpected data after the config object at byte %d", dec.InputOffset())}
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, nil, &FieldError{Reason: "execution config must be a JSON object, got " + jsonKind(v)}
+	obj, err := decodeObject(data, "execution config")
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg, err = p.config(obj)
 	if err != nil {
@@ -230,6 +217,36 @@ func Parse(data []byte) (cfg *ExecutionConfig, warnings []string, err error) {
 		return nil, nil, err
 	}
 	return cfg, p.warnings, nil
+}
+
+// decodeObject reads one JSON object (numbers kept as json.Number) and
+// nothing after it; what names the document in errors.
+func decodeObject(data []byte, what string) (map[string]any, error) {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, &FieldError{Reason: "request body is empty; expected " + article(what) + " JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, &FieldError{Reason: "invalid JSON: " + jsonErrorText(err)}
+	}
+	if dec.InputOffset() != int64(len(trimmed)) {
+		return nil, &FieldError{Reason: fmt.Sprintf("invalid JSON: unexpected data after the config object at byte %d", dec.InputOffset())}
+	}
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return nil, &FieldError{Reason: what + " must be a JSON object, got " + jsonKind(v)}
+	}
+	return obj, nil
+}
+
+func article(s string) string {
+	if s != "" && strings.ContainsRune("aeiou", rune(s[0])) {
+		return "an " + s
+	}
+	return "a " + s
 }
 
 type parser struct{ warnings []string }

@@ -1,7 +1,6 @@
 package dynconfig
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -267,22 +266,9 @@ func sortedKeysOf[V any](m map[string]V) []string {
 // accepted as is. Values of the wrong JSON type are errors naming the field;
 // unknown fields are ignored and returned as warnings.
 func ParseRoutingConfig(data []byte) (cfg *RoutingConfig, warnings []string, err error) {
-	trimmed := bytes.TrimSpace(data)
-	if len(trimmed) == 0 {
-		return nil, nil, &FieldError{Reason: "request body is empty; expected a routing config JSON object"}
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, nil, &FieldError{Reason: "invalid JSON: " + jsonErrorText(err)}
-	}
-	if dec.InputOffset() != int64(len(trimmed)) {
-		return nil, nil, &FieldError{Reason: fmt.Sprintf("invalid JSON: unexpected data after the config object at byte %d", dec.InputOffset())}
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, nil, &FieldError{Reason: "routing config must be a JSON object, got " + jsonKind(v)}
+	obj, err := decodeObject(data, "routing config")
+	if err != nil {
+		return nil, nil, err
 	}
 	p := &parser{}
 	cfg, err = p.routing(obj)

@@ -61,7 +61,7 @@ func (h *RoutingHandlers) PostConfig(w http.ResponseWriter, r *http.Request) {
 	for _, warning := range warnings {
 		h.log.Warn("routing config POST: "+warning, "remote", r.RemoteAddr)
 	}
-	if _, err := h.m.Set(r.Context(), cfg, auditInfo(r, h.identity)); err != nil {
+	if _, err := h.m.Set(r.Context(), cfg, AuditInfoFromRequest(r, h.identity)); err != nil {
 		h.fail(w, err)
 		return
 	}

@@ -342,46 +342,12 @@ func (t *Tracker) ServeSetDrain(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
-// auditInfo is dynconfig's audit info for a request (Druid's
-// AuthorizationUtils.buildAuditInfo): author and comment headers, the
-// authenticated identity, the remote address's host.
 func (t *Tracker) auditInfo(r *http.Request) dynconfig.AuditInfo {
-	info := dynconfig.AuditInfo{
-		Author:  r.Header.Get(dynconfig.HeaderAuthor),
-		Comment: r.Header.Get(dynconfig.HeaderComment),
-		IP:      r.RemoteAddr,
-	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		info.IP = host
-	}
-	if t.cfg.Identity != nil {
-		if id := t.cfg.Identity(r); id != "" {
-			info.Identity = &id
-		}
-	}
-	return info
-}
-
-type errorBody struct {
-	Error string `json:"error"`
-	Field string `json:"field,omitempty"`
+	return dynconfig.AuditInfoFromRequest(r, t.cfg.Identity)
 }
 
 func writeError(w http.ResponseWriter, status int, field, msg string) {
-	writeJSON(w, status, errorBody{Error: msg, Field: field})
+	dynconfig.WriteError(w, status, field, msg)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		status = http.StatusInternalServerError
-		buf.Reset()
-		_ = json.NewEncoder(&buf).Encode(errorBody{Error: "encode response: " + err.Error()})
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { dynconfig.WriteJSON(w, status, v) }
