@@ -107,20 +107,23 @@ func (r *Runner) adoptDruidJobs(ctx context.Context) {
 // patch carries its resourceVersion, so of two gateways adopting the same
 // Job at once one wins and the other gets a conflict.
 func (r *Runner) adoptJob(ctx context.Context, job *batchv1.Job) error {
-	patch := map[string]any{"metadata": map[string]any{
-		"resourceVersion": job.ResourceVersion,
-		"labels":          map[string]string{adapters.LabelOwner: r.owner},
-		"annotations":     map[string]string{AnnotationAdoptedAt: r.now().UTC().Format(time.RFC3339)},
-	}}
-	data, err := json.Marshal(patch)
-	if err != nil {
-		return fmt.Errorf("adopt job %s: %w", job.Name, err)
+	patched, err := r.patchOwner(ctx, job)
+	// A conflict usually means the Job controller updated the Job's status
+	// since the LIST; read it again and, if it is still nobody's, retry.
+	for attempt := 0; apierrors.IsConflict(err) && attempt < 3; attempt++ {
+		gctx, cancel := context.WithTimeout(ctx, apiTimeout)
+		fresh, gerr := r.deps.Client.BatchV1().Jobs(r.cfg.Namespace).Get(gctx, job.Name, metav1.GetOptions{})
+		cancel()
+		if gerr != nil {
+			return fmt.Errorf("adopt job %s: read it again after a conflict: %w", job.Name, gerr)
+		}
+		if ok, why := r.adoptable(fresh); !ok {
+			return fmt.Errorf("adopt job %s: it changed meanwhile: %s", job.Name, why)
+		}
+		patched, err = r.patchOwner(ctx, fresh)
 	}
-	pctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	patched, err := r.deps.Client.BatchV1().Jobs(r.cfg.Namespace).Patch(pctx, job.Name, types.MergePatchType, data, metav1.PatchOptions{})
 	if apierrors.IsConflict(err) {
-		return fmt.Errorf("adopt job %s: it changed meanwhile (another gateway may have adopted it): %w", job.Name, err)
+		return fmt.Errorf("adopt job %s: it kept changing (another gateway may be adopting it): %w", job.Name, err)
 	}
 	if err != nil {
 		return fmt.Errorf("adopt job %s: %w", job.Name, err)
@@ -132,6 +135,22 @@ func (r *Runner) adoptJob(ctx context.Context, job *batchv1.Job) error {
 		r.log.Warn("label pods of adopted job", "job", job.Name, "err", err)
 	}
 	return nil
+}
+
+// patchOwner labels job with the owner id, on condition that it is still
+// at job's resourceVersion (of two gateways adopting at once, one wins).
+func (r *Runner) patchOwner(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
+	data, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"resourceVersion": job.ResourceVersion,
+		"labels":          map[string]string{adapters.LabelOwner: r.owner},
+		"annotations":     map[string]string{AnnotationAdoptedAt: r.now().UTC().Format(time.RFC3339)},
+	}})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return r.deps.Client.BatchV1().Jobs(r.cfg.Namespace).Patch(ctx, job.Name, types.MergePatchType, data, metav1.PatchOptions{})
 }
 
 // claimPods labels the pods of an adopted Job with the owner id: they were

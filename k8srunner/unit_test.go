@@ -3,6 +3,7 @@ package k8srunner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -13,8 +14,12 @@ import (
 	"github.com/stretchr/testify/require"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/taskgate/taskgate/adapters"
 	"github.com/taskgate/taskgate/task"
@@ -135,4 +140,45 @@ func TestPodFailureMessage(t *testing.T) {
 	assert.Equal(t, "container main exited with code 137 (OOMKilled): killed", podFailure(pod))
 	evicted := &corev1.Pod{Status: corev1.PodStatus{Reason: "Evicted", Message: "node low on memory"}}
 	assert.Equal(t, "Evicted node low on memory", podFailure(evicted))
+}
+
+// The Job controller updates a new Job's status right after its creation,
+// so adoption's conditional patch may meet a newer resourceVersion: it reads
+// the Job again and retries while the Job is still nobody's.
+func TestAdoptJobRetriesAfterAConflict(t *testing.T) {
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "druidjob", Namespace: "druid", ResourceVersion: "1",
+		Labels: map[string]string{adapters.LabelPeon: "true"}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{
+			Annotations: map[string]string{adapters.AnnotationTaskID: "druid_task"}}}}}
+	client := fake.NewClientset(job)
+	conflicts := 0
+	client.PrependReactor("patch", "jobs", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts < 2 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "batch", Resource: "jobs"}, "druidjob", errors.New("modified"))
+		}
+		return false, nil, nil
+	})
+	cfg := DefaultConfig()
+	cfg.Namespace = "druid"
+	r, err := New(cfg, Deps{Client: client, Jobs: &orderBuilder{}, Status: noStore{}})
+	require.NoError(t, err)
+	require.NoError(t, r.adoptJob(context.Background(), job))
+	assert.Equal(t, 2, conflicts)
+	got, err := client.BatchV1().Jobs("druid").Get(context.Background(), "druidjob", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, r.owner, got.Labels[adapters.LabelOwner])
+
+	// A Job another gateway took meanwhile is left alone.
+	other := job.DeepCopy()
+	other.Name = "takenjob"
+	other.Labels = map[string]string{adapters.LabelPeon: "true", adapters.LabelOwner: "someone-else"}
+	_, err = client.BatchV1().Jobs("druid").Create(context.Background(), other, metav1.CreateOptions{})
+	require.NoError(t, err)
+	conflicts = 0
+	stale := other.DeepCopy()
+	delete(stale.Labels, adapters.LabelOwner)
+	err = r.adoptJob(context.Background(), stale)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "someone-else")
 }
