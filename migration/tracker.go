@@ -24,18 +24,31 @@ const (
 	DivertOther = "other"
 )
 
-// Diversion reasons (View.Diverted[].reason): the kind, refined without the
-// numbers routing puts in its text, so they can be counted.
+// Diversion reasons (View.Diverted[].reason): routing's
+// Decision.DivertReason, or for a decision without one, the kind read from
+// its Diverted text.
 const (
-	ReasonDrainWorker         = routing.RuleDrain // "drain.worker"
-	ReasonFallbackUnreachable = "fallback.unreachable"
-	ReasonFallbackNoIdleSlot  = "fallback.noIdleSlot"
+	ReasonDrainWorker         = routing.RuleDrain         // "drain.worker"
+	ReasonFallbackUnreachable = routing.DivertUnreachable // "fallback.unreachable"
+	ReasonFallbackNoIdleSlot  = routing.DivertNoIdleSlot  // "fallback.noIdleSlot"
 	ReasonFallback            = "fallback"
 	ReasonOther               = "other"
 )
 
-// classifyDiversion maps routing's Decision.Diverted text to a kind and a
-// reason; "" for a task that ran where its rule chose.
+// classifyDecision maps a decision's diversion to a kind and a reason; ""
+// for a task that ran where its rule chose.
+func classifyDecision(d routing.Decision) (kind, reason string) {
+	switch d.DivertReason {
+	case routing.RuleDrain:
+		return DivertDrain, ReasonDrainWorker
+	case routing.DivertUnreachable, routing.DivertNoIdleSlot:
+		return DivertFallback, d.DivertReason
+	}
+	return classifyDiversion(d.Diverted)
+}
+
+// classifyDiversion maps a Decision.Diverted text to a kind and a reason,
+// for decisions that carry no DivertReason.
 func classifyDiversion(s string) (kind, reason string) {
 	switch {
 	case s == "":
@@ -225,7 +238,7 @@ func (t *Tracker) TaskRouted(tk *task.Task, d routing.Decision) {
 		return
 	}
 	ns := t.now().UnixNano()
-	kind, reason := classifyDiversion(d.Diverted)
+	kind, reason := classifyDecision(d)
 	key := seriesKey{tk.Type, d.Runner}
 
 	t.mu.Lock()

@@ -22,7 +22,16 @@ type Decision struct {
 	// worker side is draining (RuleDrain), or a fallback spilled the task
 	// ("fallback: ..." with the reason).
 	Diverted string
+	// DivertReason is Diverted's kind without the figures, for counting:
+	// RuleDrain, DivertUnreachable or DivertNoIdleSlot; "" when not diverted.
+	DivertReason string
 }
+
+// Decision.DivertReason values of a fallback.
+const (
+	DivertUnreachable = "fallback.unreachable"
+	DivertNoIdleSlot  = "fallback.noIdleSlot"
+)
 
 // Fallback says when Hybrid sends a task to the other runner than the one
 // its rule chose (dynconfig.Fallback, compiled).

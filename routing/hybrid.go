@@ -315,10 +315,10 @@ func (h *Hybrid) applyFallback(d Decision) Decision {
 		otherName = RunnerK8s
 	}
 	other, _ := h.runnerFor(Decision{Runner: otherName})
-	var why string
+	var why, kind string
 	if fb.Unreachable {
 		if reason := unreachable(chosen); reason != "" {
-			why = fmt.Sprintf("fallback: %s runner unreachable (%s)", d.Runner, reason)
+			why, kind = fmt.Sprintf("fallback: %s runner unreachable (%s)", d.Runner, reason), DivertUnreachable
 		}
 	}
 	if why == "" && fb.NoSlotFor > 0 {
@@ -326,13 +326,14 @@ func (h *Hybrid) applyFallback(d Decision) Decision {
 		if since, full := h.sampleFull(chosen, now); full && now.Sub(since) >= fb.NoSlotFor {
 			if _, otherFull := h.sampleFull(other, now); !otherFull {
 				why = fmt.Sprintf("fallback: %s runner has had no idle slot for %s (limit %s)", d.Runner, now.Sub(since).Round(time.Second), fb.NoSlotFor)
+				kind = DivertNoIdleSlot
 			}
 		}
 	}
 	if why == "" || unreachable(other) != "" {
 		return d
 	}
-	d.Runner, d.Diverted = otherName, why
+	d.Runner, d.Diverted, d.DivertReason = otherName, why, kind
 	return d
 }
 

@@ -103,7 +103,7 @@ func (s *ruleStrategy) Decide(t *task.Task) Decision {
 		d = s.base.Decide(t)
 	}
 	if s.drainWorker && d.Runner == RunnerWorker {
-		d.Diverted = RuleDrain
+		d.Diverted, d.DivertReason = RuleDrain, RuleDrain
 		d.Runner = RunnerK8s
 	}
 	return d

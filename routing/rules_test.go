@@ -126,7 +126,7 @@ func TestBucketRange(t *testing.T) {
 
 func TestRuleStrategyWorkerDrainDivertsToKubernetes(t *testing.T) {
 	s := mustRules(t, `{"type":"taskType","default":"worker","overrides":{"compact":"k8s"},"drain":{"worker":true}}`)
-	assert.Equal(t, Decision{Runner: RunnerK8s, Rule: RuleTaskTypeDefault, Diverted: RuleDrain}, s.Decide(newTask(t, "a", "index_kafka", "wiki")))
+	assert.Equal(t, Decision{Runner: RunnerK8s, Rule: RuleTaskTypeDefault, Diverted: RuleDrain, DivertReason: RuleDrain}, s.Decide(newTask(t, "a", "index_kafka", "wiki")))
 	assert.Equal(t, Decision{Runner: RunnerK8s, Rule: "taskType.overrides[compact]"}, s.Decide(newTask(t, "b", "compact", "wiki")))
 }
 
@@ -206,6 +206,14 @@ func TestHybridFallback(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.s.wantRunner, d.Runner)
 			assert.Equal(t, tc.s.wantWhy, d.Diverted)
+			switch {
+			case tc.s.wantWhy == "":
+				assert.Empty(t, d.DivertReason)
+			case tc.s.workerReason != "":
+				assert.Equal(t, DivertUnreachable, d.DivertReason)
+			default:
+				assert.Equal(t, DivertNoIdleSlot, d.DivertReason)
+			}
 			if tc.s.wantRunner == RunnerK8s {
 				assert.Equal(t, 1, k8s.runs("second"))
 			} else {
