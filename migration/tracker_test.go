@@ -375,3 +375,20 @@ func TestConcurrentUse(t *testing.T) {
 	assert.Equal(t, 1000, mm.Succeeded)
 	assert.Equal(t, 0, k8s.Running+mm.Running)
 }
+
+func TestClassifyDecisionPrefersTheReason(t *testing.T) {
+	for _, tc := range []struct {
+		d            routing.Decision
+		kind, reason string
+	}{
+		{routing.Decision{Diverted: "any text", DivertReason: routing.DivertNoIdleSlot}, DivertFallback, ReasonFallbackNoIdleSlot},
+		{routing.Decision{Diverted: "any text", DivertReason: routing.DivertUnreachable}, DivertFallback, ReasonFallbackUnreachable},
+		{routing.Decision{Diverted: routing.RuleDrain, DivertReason: routing.RuleDrain}, DivertDrain, ReasonDrainWorker},
+		{routing.Decision{Diverted: "fallback: something new"}, DivertFallback, ReasonFallback},
+		{routing.Decision{}, "", ""},
+	} {
+		kind, reason := classifyDecision(tc.d)
+		assert.Equal(t, tc.kind, kind, "%+v", tc.d)
+		assert.Equal(t, tc.reason, reason, "%+v", tc.d)
+	}
+}
