@@ -428,25 +428,23 @@ func (d *decoder) longString(start int, ascii bool) error {
 }
 
 func (d *decoder) sharedValue(start, idx int) error {
-	if !d.valuesOn {
-		return d.fail(start, "shared string value reference %d, but the header does not enable shared values", idx)
-	}
-	if idx >= len(d.values) {
-		return d.fail(start, "shared string value reference %d, but only %d values are in the table", idx, len(d.values))
-	}
-	sp := d.values[idx]
-	d.out = append(d.out, d.out[sp.start:sp.end]...)
-	return nil
+	return d.shared(start, idx, d.valuesOn, d.values, "string value", "values")
 }
 
 func (d *decoder) sharedName(start, idx int) error {
-	if !d.namesOn {
-		return d.fail(start, "shared property name reference %d, but the header does not enable shared names", idx)
+	return d.shared(start, idx, d.namesOn, d.names, "property name", "names")
+}
+
+// shared copies entry idx of a back-reference table (its JSON text is
+// already in the output) after checking the header enabled the table.
+func (d *decoder) shared(start, idx int, on bool, table []span, what, plural string) error {
+	if !on {
+		return d.fail(start, "shared %s reference %d, but the header does not enable shared %s", what, idx, plural)
 	}
-	if idx >= len(d.names) {
-		return d.fail(start, "shared property name reference %d, but only %d names are in the table", idx, len(d.names))
+	if idx >= len(table) {
+		return d.fail(start, "shared %s reference %d, but only %d %s are in the table", what, idx, len(table), plural)
 	}
-	sp := d.names[idx]
+	sp := table[idx]
 	d.out = append(d.out, d.out[sp.start:sp.end]...)
 	return nil
 }
